@@ -1,0 +1,25 @@
+//! Entities (ref §1, spec §3) with serde shapes byte-compatible with the reference JSON.
+//!
+//! Conventions (ref §0): camelCase keys, epoch-ms timestamps (team members: ISO strings),
+//! optional fields absent when unset, `X | null` fields written as `null`. Every stored
+//! entity keeps unknown JSON keys in `extra` so a load/save round trip preserves them
+//! (spec §1.3).
+
+mod enums;
+mod mail;
+mod ordering;
+mod project;
+mod session;
+mod task;
+mod team_member;
+
+pub use enums::*;
+pub use mail::*;
+pub use ordering::*;
+pub use project::*;
+pub use session::*;
+pub use task::*;
+pub use team_member::*;
+
+/// Unknown JSON keys of a stored entity, kept in insertion order.
+pub type Extra = serde_json::Map<String, serde_json::Value>;

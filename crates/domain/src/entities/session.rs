@@ -1,0 +1,299 @@
+//! Session (ref §1.3–§1.7, §1.10) and its atomic mutations (ref §2 ISessionRepository).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AgentTool, Extra, PermissionMode, SessionStatus, TimelineEventType};
+
+/// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// `sess_<ms>_<rand>` or client supplied.
+    pub id: String,
+    /// Owning project.
+    pub project_id: String,
+    /// Linked tasks.
+    #[serde(default)]
+    pub task_ids: Vec<String>,
+    /// Display name.
+    pub name: String,
+    /// Agent id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// Environment; PATCH merges into it.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Status.
+    pub status: SessionStatus,
+    /// Creation time, epoch ms.
+    pub started_at: i64,
+    /// Bumped by every mutation, epoch ms.
+    pub last_activity: i64,
+    /// Set when the status becomes completed / failed / stopped, epoch ms.
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    /// Server host name at creation.
+    #[serde(default)]
+    pub hostname: String,
+    /// Server platform (`linux`, `darwin`, `win32`).
+    #[serde(default)]
+    pub platform: String,
+    /// Raw session events.
+    #[serde(default)]
+    pub events: Vec<SessionEvent>,
+    /// Timeline.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEvent>,
+    /// Docs.
+    #[serde(default)]
+    pub docs: Vec<DocEntry>,
+    /// Free metadata; spawn writes a fixed shape (ref §3.3.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+    /// Needs-input flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_input: Option<NeedsInput>,
+    /// Single team member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_id: Option<String>,
+    /// Snapshot of the single team member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_snapshot: Option<TeamMemberSnapshot>,
+    /// Team members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_ids: Option<Vec<String>>,
+    /// Snapshots of the team members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_snapshots: Option<Vec<TeamMemberSnapshot>>,
+    /// Parent session, `null` if none.
+    #[serde(default)]
+    pub parent_session_id: Option<String>,
+    /// Unknown keys from stored files.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A raw session event (ref §1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionEvent {
+    /// `evt_…`.
+    pub id: String,
+    /// Epoch ms.
+    pub timestamp: i64,
+    /// Free type string.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// A timeline entry (ref §1.5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEvent {
+    /// `evt_…`.
+    pub id: String,
+    /// Entry type.
+    #[serde(rename = "type")]
+    pub kind: TimelineEventType,
+    /// Epoch ms.
+    pub timestamp: i64,
+    /// Message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Related task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Metadata object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// A doc entry (ref §1.6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocEntry {
+    /// `doc_…`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Path of the doc file.
+    pub file_path: String,
+    /// Inline markdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Related task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Epoch ms.
+    pub added_at: i64,
+    /// Owning session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_by: Option<String>,
+}
+
+/// Needs-input flag (ref §1.7); replaced wholesale on update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NeedsInput {
+    /// Whether input is needed.
+    pub active: bool,
+    /// Question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Since, epoch ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+}
+
+/// A team member as seen by a session (ref §1.10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberSnapshot {
+    /// Name.
+    pub name: String,
+    /// Emoji avatar.
+    pub avatar: String,
+    /// Role.
+    pub role: String,
+    /// Model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Agent tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_tool: Option<AgentTool>,
+    /// Permission mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_mode: Option<PermissionMode>,
+}
+
+/// Fields of a session update (ref §2 `update`, extended with the spawn-only fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionPatch {
+    /// Replace the task ids (tasks are not touched).
+    pub task_ids: Option<Vec<String>>,
+    /// New status; terminal ones set `completedAt = now`.
+    pub status: Option<SessionStatus>,
+    /// Agent id.
+    pub agent_id: Option<String>,
+    /// Merged into `env`.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Appended.
+    pub events: Vec<SessionEvent>,
+    /// Appended.
+    pub timeline: Vec<TimelineEvent>,
+    /// Replaced wholesale.
+    pub needs_input: Option<NeedsInput>,
+    /// Team member fields written by spawn / enrichment: `(ids, snapshots)`; one id also sets
+    /// the singular fields.
+    pub team_members: Option<(Vec<String>, Vec<TeamMemberSnapshot>)>,
+}
+
+impl SessionPatch {
+    /// True if applying this patch would change nothing but `lastActivity`.
+    pub fn is_empty(&self) -> bool {
+        self.task_ids.is_none()
+            && self.status.is_none()
+            && self.agent_id.is_none()
+            && self.env.is_none()
+            && self.events.is_empty()
+            && self.timeline.is_empty()
+            && self.needs_input.is_none()
+            && self.team_members.is_none()
+    }
+}
+
+impl Session {
+    /// Applies a patch and sets `last_activity = now`.
+    pub fn apply(&mut self, patch: &SessionPatch, now: i64) {
+        if let Some(v) = &patch.task_ids {
+            self.task_ids = v.clone();
+        }
+        if let Some(status) = patch.status {
+            self.status = status;
+            if status.is_terminal() {
+                self.completed_at = Some(now);
+            }
+        }
+        if let Some(v) = &patch.agent_id {
+            self.agent_id = Some(v.clone());
+        }
+        if let Some(env) = &patch.env {
+            for (k, v) in env {
+                self.env.insert(k.clone(), v.clone());
+            }
+        }
+        self.events.extend(patch.events.iter().cloned());
+        self.timeline.extend(patch.timeline.iter().cloned());
+        if let Some(v) = &patch.needs_input {
+            self.needs_input = Some(v.clone());
+        }
+        if let Some((ids, snaps)) = &patch.team_members {
+            self.set_team_members(ids, snaps);
+        }
+        self.last_activity = now;
+    }
+
+    /// Sets `teamMemberIds`/`teamMemberSnapshots`, and the singular fields when exactly one
+    /// id is given (ref §3.3.6 step 9).
+    pub fn set_team_members(&mut self, ids: &[String], snapshots: &[TeamMemberSnapshot]) {
+        self.team_member_ids = Some(ids.to_vec());
+        self.team_member_snapshots = Some(snapshots.to_vec());
+        if ids.len() == 1 {
+            self.team_member_id = Some(ids[0].clone());
+            self.team_member_snapshot = snapshots.first().cloned();
+        }
+    }
+
+    /// Idempotent link; bumps `last_activity` only if added. True if added.
+    pub fn add_task(&mut self, task_id: &str, now: i64) -> bool {
+        if self.task_ids.iter().any(|t| t == task_id) {
+            return false;
+        }
+        self.task_ids.push(task_id.to_owned());
+        self.last_activity = now;
+        true
+    }
+
+    /// Unlink; always bumps `last_activity`.
+    pub fn remove_task(&mut self, task_id: &str, now: i64) {
+        self.task_ids.retain(|t| t != task_id);
+        self.last_activity = now;
+    }
+
+    /// True if `needsInput.active`.
+    pub fn needs_input_active(&self) -> bool {
+        self.needs_input.as_ref().is_some_and(|n| n.active)
+    }
+}
+
+/// Filter for session lists (ref §2): AND of the given fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionFilter {
+    /// Project.
+    pub project_id: Option<String>,
+    /// Sessions linked to this task.
+    pub task_id: Option<String>,
+    /// Status.
+    pub status: Option<SessionStatus>,
+    /// Parent session.
+    pub parent_session_id: Option<String>,
+    /// `active=true`: excludes status `completed` only (ref §4.4).
+    pub active_only: bool,
+}
+
+impl SessionFilter {
+    /// True if `s` passes the filter.
+    pub fn matches(&self, s: &Session) -> bool {
+        self.project_id.as_ref().is_none_or(|p| &s.project_id == p)
+            && self.task_id.as_ref().is_none_or(|t| s.task_ids.contains(t))
+            && self.status.is_none_or(|st| s.status == st)
+            && self
+                .parent_session_id
+                .as_ref()
+                .is_none_or(|p| s.parent_session_id.as_ref() == Some(p))
+            && (!self.active_only || s.status != SessionStatus::Completed)
+    }
+}

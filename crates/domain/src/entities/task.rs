@@ -1,0 +1,213 @@
+//! Task (ref §1.2) and its atomic mutations (ref §2 ITaskRepository).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Extra, TaskPriority, TaskSessionStatus, TaskStatus};
+
+/// A task: `tasks/<projectId>/<taskId>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    /// `task_<ms>_<rand>`.
+    pub id: String,
+    /// Owning project; immutable.
+    pub project_id: String,
+    /// Parent task, `null` for roots; immutable.
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    /// Trimmed title.
+    pub title: String,
+    /// Description, `''` default.
+    #[serde(default)]
+    pub description: String,
+    /// User-owned status.
+    pub status: TaskStatus,
+    /// Per-session status. Absent on a freshly created task, `{}` after a load (ref §1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_session_statuses: Option<BTreeMap<String, TaskSessionStatus>>,
+    /// Priority.
+    #[serde(default = "default_priority")]
+    pub priority: TaskPriority,
+    /// Creation time, epoch ms.
+    pub created_at: i64,
+    /// Last update, epoch ms.
+    pub updated_at: i64,
+    /// First time the status became `in_progress`, epoch ms.
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    /// First time the status became `completed`, epoch ms.
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    /// Only settable at create.
+    #[serde(default)]
+    pub initial_prompt: String,
+    /// Linked sessions.
+    #[serde(default)]
+    pub session_ids: Vec<String>,
+    /// Skills.
+    #[serde(default)]
+    pub skill_ids: Vec<String>,
+    /// Agents.
+    #[serde(default)]
+    pub agent_ids: Vec<String>,
+    /// Always `[]` (no API sets it).
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// Referenced tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_task_ids: Option<Vec<String>>,
+    /// Pinned in the UI; absent until set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+    /// Assigned team member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_id: Option<String>,
+    /// Assigned team members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_member_ids: Option<Vec<String>>,
+    /// Unknown keys from stored files.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn default_priority() -> TaskPriority {
+    TaskPriority::Medium
+}
+
+/// Fields a task update applies (ref §2 `update`): every `Some` replaces, except
+/// `task_session_statuses`, which is shallow-merged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskPatch {
+    /// Title.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Status; sets `startedAt` / `completedAt` once.
+    pub status: Option<TaskStatus>,
+    /// Priority.
+    pub priority: Option<TaskPriority>,
+    /// Linked sessions (replace).
+    pub session_ids: Option<Vec<String>>,
+    /// Skills.
+    pub skill_ids: Option<Vec<String>>,
+    /// Agents.
+    pub agent_ids: Option<Vec<String>>,
+    /// References.
+    pub reference_task_ids: Option<Vec<String>>,
+    /// Pinned.
+    pub pinned: Option<bool>,
+    /// Team member.
+    pub team_member_id: Option<String>,
+    /// Team members.
+    pub team_member_ids: Option<Vec<String>>,
+    /// Merged into the existing map.
+    pub task_session_statuses: Option<BTreeMap<String, TaskSessionStatus>>,
+}
+
+impl Task {
+    /// Applies a patch (ref §2 ITaskRepository.update) and sets `updated_at = now`.
+    pub fn apply(&mut self, patch: &TaskPatch, now: i64) {
+        if let Some(v) = &patch.title {
+            self.title = v.clone();
+        }
+        if let Some(v) = &patch.description {
+            self.description = v.clone();
+        }
+        if let Some(v) = patch.priority {
+            self.priority = v;
+        }
+        if let Some(v) = &patch.session_ids {
+            self.session_ids = v.clone();
+        }
+        if let Some(v) = &patch.skill_ids {
+            self.skill_ids = v.clone();
+        }
+        if let Some(v) = &patch.agent_ids {
+            self.agent_ids = v.clone();
+        }
+        if let Some(v) = &patch.reference_task_ids {
+            self.reference_task_ids = Some(v.clone());
+        }
+        if let Some(v) = patch.pinned {
+            self.pinned = Some(v);
+        }
+        if let Some(v) = &patch.team_member_id {
+            self.team_member_id = Some(v.clone());
+        }
+        if let Some(v) = &patch.team_member_ids {
+            self.team_member_ids = Some(v.clone());
+        }
+        if let Some(map) = &patch.task_session_statuses {
+            let current = self.task_session_statuses.get_or_insert_with(BTreeMap::new);
+            for (k, v) in map {
+                current.insert(k.clone(), *v);
+            }
+        }
+        if let Some(status) = patch.status {
+            self.status = status;
+            if status == TaskStatus::InProgress && self.started_at.is_none() {
+                self.started_at = Some(now);
+            }
+            if status == TaskStatus::Completed && self.completed_at.is_none() {
+                self.completed_at = Some(now);
+            }
+        }
+        self.updated_at = now;
+    }
+
+    /// Idempotent link (ref §2 `addSession`); bumps `updated_at` only if added.
+    /// Returns true if the id was added.
+    pub fn add_session(&mut self, session_id: &str, now: i64) -> bool {
+        if self.session_ids.iter().any(|s| s == session_id) {
+            return false;
+        }
+        self.session_ids.push(session_id.to_owned());
+        self.updated_at = now;
+        true
+    }
+
+    /// Unlink (ref §2 `removeSession`); always bumps `updated_at`. With `drop_status` the
+    /// session's entry in `taskSessionStatuses` goes too (session delete, spec §2).
+    pub fn remove_session(&mut self, session_id: &str, drop_status: bool, now: i64) {
+        self.session_ids.retain(|s| s != session_id);
+        if drop_status && let Some(map) = &mut self.task_session_statuses {
+            map.remove(session_id);
+        }
+        self.updated_at = now;
+    }
+
+    /// The per-session status of `session_id`, if any.
+    pub fn session_status(&self, session_id: &str) -> Option<TaskSessionStatus> {
+        self.task_session_statuses
+            .as_ref()
+            .and_then(|m| m.get(session_id).copied())
+    }
+}
+
+/// Filter for task lists (ref §2): AND of the given fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskFilter {
+    /// Project.
+    pub project_id: Option<String>,
+    /// Status.
+    pub status: Option<TaskStatus>,
+    /// `Some(None)` = root tasks only; `Some(Some(id))` = children of `id`.
+    pub parent_id: Option<Option<String>>,
+    /// Tasks linked to this session.
+    pub session_id: Option<String>,
+}
+
+impl TaskFilter {
+    /// True if `task` passes the filter.
+    pub fn matches(&self, task: &Task) -> bool {
+        self.project_id.as_ref().is_none_or(|p| &task.project_id == p)
+            && self.status.is_none_or(|s| task.status == s)
+            && self.parent_id.as_ref().is_none_or(|p| &task.parent_id == p)
+            && self
+                .session_id
+                .as_ref()
+                .is_none_or(|s| task.session_ids.contains(s))
+    }
+}

@@ -1,0 +1,147 @@
+//! Services (ref §3 with the decisions of spec §2). Each emits its events only after the
+//! store write succeeded (spec §4).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::events::{EventBus, NewEvent};
+use crate::ids::{Clock, IdGenerator};
+use crate::ports::{
+    MailRepository, ManifestGenerator, ModalStore, OrderingRepository, ProjectRepository,
+    SessionRepository, TaskRepository, TeamMemberRepository,
+};
+
+mod mail;
+mod ordering;
+mod project;
+mod session;
+mod spawn;
+mod task;
+mod team_member;
+
+pub use mail::{MailService, SendMail, SessionMailInput};
+pub use ordering::OrderingService;
+pub use project::{CreateProject, ProjectService};
+pub use session::{CreateSession, ModalInput, PromptInput, SessionService};
+pub use spawn::{SpawnRequest, SpawnResponse, SpawnService};
+pub use task::{CreateTask, TaskDoc, TaskService, UpdateTask};
+pub use team_member::{CreateTeamMember, TeamMemberService, UpdateTeamMember};
+
+/// Every port the services use; built once by the server from configuration.
+#[derive(Clone)]
+pub struct Ports {
+    /// Projects.
+    pub projects: Arc<dyn ProjectRepository>,
+    /// Tasks.
+    pub tasks: Arc<dyn TaskRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Mail.
+    pub mail: Arc<dyn MailRepository>,
+    /// Team members.
+    pub team_members: Arc<dyn TeamMemberRepository>,
+    /// Orderings.
+    pub orderings: Arc<dyn OrderingRepository>,
+    /// Modal HTML.
+    pub modals: Arc<dyn ModalStore>,
+    /// Spawn manifests.
+    pub manifests: Arc<dyn ManifestGenerator>,
+    /// Event bus.
+    pub bus: Arc<dyn EventBus>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Settings the services need (a subset of the server configuration).
+#[derive(Debug, Clone, Default)]
+pub struct AppConfig {
+    /// `hostname` written on new sessions.
+    pub hostname: String,
+    /// `platform` written on new sessions (`linux`, `darwin`, `win32`).
+    pub platform: String,
+    /// Advertised server URL (`MAESTRO_SERVER_URL` for agents).
+    pub server_url: String,
+    /// Data directory (`DATA_DIR` for agents).
+    pub data_dir: String,
+    /// Session directory (`SESSION_DIR` for agents).
+    pub session_dir: String,
+    /// Variables passed through to spawned agents (ref §3.3.6 step 12), as read at start-up.
+    pub passthrough_env: BTreeMap<String, String>,
+}
+
+/// Shared state of the services.
+pub(crate) struct Ctx {
+    pub ports: Ports,
+    pub config: AppConfig,
+}
+
+impl Ctx {
+    pub fn now(&self) -> i64 {
+        self.ports.clock.now_ms()
+    }
+
+    pub fn id(&self, prefix: &str) -> String {
+        self.ports.ids.generate(prefix)
+    }
+
+    /// Emits; a bus failure is logged, never turned into a request failure, because the
+    /// write it reports has already happened.
+    pub async fn emit(&self, event: NewEvent) {
+        let name = event.name;
+        if let Err(err) = self.ports.bus.emit(event).await {
+            tracing::warn!(event = name, error = %err, "event not published beyond this process");
+        }
+    }
+}
+
+/// Serializes an entity for an event payload.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// The application: every service, sharing one set of ports. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// Projects.
+    pub projects: ProjectService,
+    /// Tasks.
+    pub tasks: TaskService,
+    /// Sessions.
+    pub sessions: SessionService,
+    /// Mail.
+    pub mail: MailService,
+    /// Team members.
+    pub team_members: TeamMemberService,
+    /// Orderings.
+    pub orderings: OrderingService,
+    /// Spawn.
+    pub spawn: SpawnService,
+    /// The bus, for real-time adapters (subscribe / replay).
+    pub bus: Arc<dyn EventBus>,
+}
+
+impl App {
+    /// Builds every service over `ports`.
+    pub fn new(ports: Ports, config: AppConfig) -> Self {
+        let bus = ports.bus.clone();
+        let ctx = Arc::new(Ctx { ports, config });
+        Self {
+            projects: ProjectService { ctx: ctx.clone() },
+            tasks: TaskService { ctx: ctx.clone() },
+            sessions: SessionService { ctx: ctx.clone() },
+            mail: MailService { ctx: ctx.clone() },
+            team_members: TeamMemberService { ctx: ctx.clone() },
+            orderings: OrderingService { ctx: ctx.clone() },
+            spawn: SpawnService { ctx },
+            bus,
+        }
+    }
+}
+
+/// Trims `s`; `None` if absent or blank.
+pub(crate) fn non_blank(s: Option<&str>) -> Option<String> {
+    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+

@@ -1,0 +1,54 @@
+//! OrderingService (ref §3.7).
+
+use std::sync::Arc;
+
+use super::Ctx;
+use crate::entities::{Ordering, OrderingEntityType};
+use crate::error::DomainResult;
+
+/// UI orderings. No events (ref §4.6).
+#[derive(Clone)]
+pub struct OrderingService {
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+impl OrderingService {
+    /// The saved ordering, or `{projectId, entityType, orderedIds: [], updatedAt: 0}`.
+    pub async fn get(
+        &self,
+        project_id: &str,
+        entity_type: OrderingEntityType,
+    ) -> DomainResult<Ordering> {
+        Ok(self
+            .ctx
+            .ports
+            .orderings
+            .get(project_id, entity_type)
+            .await?
+            .unwrap_or_else(|| Ordering {
+                project_id: project_id.to_owned(),
+                entity_type,
+                ordered_ids: Vec::new(),
+                updated_at: 0,
+            }))
+    }
+
+    /// Replaces the ordering (`updatedAt = now`).
+    pub async fn save(
+        &self,
+        project_id: &str,
+        entity_type: OrderingEntityType,
+        ordered_ids: Vec<String>,
+    ) -> DomainResult<Ordering> {
+        self.ctx
+            .ports
+            .orderings
+            .save(Ordering {
+                project_id: project_id.to_owned(),
+                entity_type,
+                ordered_ids,
+                updated_at: self.ctx.now(),
+            })
+            .await
+    }
+}

@@ -1,0 +1,713 @@
+//! SessionService (ref §3.3 and the session routes of ref §4.4).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Ctx, TeamMemberService, non_blank, to_json};
+use crate::entities::{
+    DocEntry, Extra, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionPatch,
+    SessionStatus, TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
+};
+use crate::error::{DomainError, DomainResult};
+use crate::events::{NewEvent, names};
+
+/// Input of `createSession` (ref §3.3.1, §4.4 POST /api/sessions).
+#[derive(Debug, Clone, Default)]
+pub struct CreateSession {
+    /// Client-supplied id (used verbatim; an existing session is overwritten).
+    pub id: Option<String>,
+    /// Required.
+    pub project_id: Option<String>,
+    /// Tasks to link; each must exist.
+    pub task_ids: Vec<String>,
+    /// Name (default `Unnamed Session`).
+    pub name: Option<String>,
+    /// Agent id.
+    pub agent_id: Option<String>,
+    /// Status (default idle).
+    pub status: Option<SessionStatus>,
+    /// Environment.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Metadata.
+    pub metadata: Option<Value>,
+    /// Parent session.
+    pub parent_session_id: Option<String>,
+    /// Suppresses `session:created` and `task:session_added`.
+    pub suppress_created_event: bool,
+}
+
+/// Input of `POST /api/sessions/:id/modal`.
+#[derive(Debug, Clone)]
+pub struct ModalInput {
+    /// Modal id.
+    pub modal_id: String,
+    /// HTML.
+    pub html: String,
+    /// Title (default `Agent Modal`).
+    pub title: Option<String>,
+    /// Where the agent wrote it.
+    pub file_path: Option<String>,
+}
+
+/// Input of `POST /api/sessions/:id/prompt`.
+#[derive(Debug, Clone)]
+pub struct PromptInput {
+    /// Non-empty content.
+    pub content: String,
+    /// Delivery mode (default send).
+    pub mode: PromptMode,
+    /// Sending session.
+    pub sender_session_id: Option<String>,
+}
+
+/// Sessions.
+#[derive(Clone)]
+pub struct SessionService {
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+fn session_event(name: &'static str, s: &Session) -> NewEvent {
+    NewEvent::new(name, &s.project_id, to_json(s)).for_session(&s.id)
+}
+
+impl SessionService {
+    fn team(&self) -> TeamMemberService {
+        TeamMemberService {
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    fn timeline(
+        &self,
+        kind: TimelineEventType,
+        message: Option<String>,
+        task_id: Option<String>,
+        metadata: Option<Value>,
+    ) -> TimelineEvent {
+        TimelineEvent {
+            id: self.ctx.id("evt"),
+            kind,
+            timestamp: self.ctx.now(),
+            message,
+            task_id,
+            metadata,
+        }
+    }
+
+    /// Creates a session (ref §3.3.1): links each task (with a `task_started` timeline entry)
+    /// and emits `session:created` then `task:session_added` per task, unless suppressed.
+    ///
+    /// # Errors
+    /// `Validation` "Project ID is required"; `NotFound` project, then each task.
+    pub async fn create(&self, input: CreateSession) -> DomainResult<Session> {
+        self.create_with_members(input, None).await
+    }
+
+    pub(crate) async fn create_with_members(
+        &self,
+        input: CreateSession,
+        members: Option<(Vec<String>, Vec<TeamMemberSnapshot>)>,
+    ) -> DomainResult<Session> {
+        let project_id = non_blank(input.project_id.as_deref())
+            .ok_or_else(|| DomainError::validation("Project ID is required"))?;
+        if self.ctx.ports.projects.get(&project_id).await?.is_none() {
+            return Err(DomainError::not_found("Project", &project_id));
+        }
+        for task_id in &input.task_ids {
+            if self.ctx.ports.tasks.get(task_id).await?.is_none() {
+                return Err(DomainError::not_found("Task", task_id));
+            }
+        }
+        let now = self.ctx.now();
+        let id = input.id.unwrap_or_else(|| self.ctx.id("sess"));
+        let mut timeline = vec![self.timeline(
+            TimelineEventType::SessionStarted,
+            Some("Session created".into()),
+            None,
+            None,
+        )];
+        let mut task_ids: Vec<String> = Vec::new();
+        for task_id in &input.task_ids {
+            if !task_ids.contains(task_id) {
+                task_ids.push(task_id.clone());
+            }
+        }
+        for task_id in &task_ids {
+            timeline.push(self.timeline(
+                TimelineEventType::TaskStarted,
+                Some("Started working on task".into()),
+                Some(task_id.clone()),
+                None,
+            ));
+        }
+        let mut session = Session {
+            id: id.clone(),
+            project_id,
+            task_ids: task_ids.clone(),
+            name: input.name.unwrap_or_else(|| "Unnamed Session".into()),
+            agent_id: input.agent_id,
+            env: input.env.unwrap_or_default(),
+            status: input.status.unwrap_or(SessionStatus::Idle),
+            started_at: now,
+            last_activity: now,
+            completed_at: None,
+            hostname: self.ctx.config.hostname.clone(),
+            platform: self.ctx.config.platform.clone(),
+            events: Vec::new(),
+            timeline,
+            docs: Vec::new(),
+            metadata: input.metadata,
+            needs_input: None,
+            team_member_id: None,
+            team_member_snapshot: None,
+            team_member_ids: None,
+            team_member_snapshots: None,
+            parent_session_id: input.parent_session_id,
+            extra: Extra::new(),
+        };
+        if let Some((ids, snaps)) = &members {
+            session.set_team_members(ids, snaps);
+        }
+        let session = self.ctx.ports.sessions.upsert(session).await?;
+        for task_id in &task_ids {
+            self.ctx.ports.tasks.add_session(task_id, &id, now).await?;
+        }
+        if !input.suppress_created_event {
+            self.ctx
+                .emit(session_event(names::SESSION_CREATED, &session))
+                .await;
+            for task_id in &task_ids {
+                self.emit_task_session(names::TASK_SESSION_ADDED, &session, task_id)
+                    .await;
+            }
+        }
+        Ok(session)
+    }
+
+    async fn emit_task_session(&self, name: &'static str, session: &Session, task_id: &str) {
+        let data = if name.starts_with("task:") {
+            json!({ "taskId": task_id, "sessionId": session.id })
+        } else {
+            json!({ "sessionId": session.id, "taskId": task_id })
+        };
+        self.ctx
+            .emit(NewEvent::new(name, &session.project_id, data).for_session(&session.id))
+            .await;
+    }
+
+    /// The stored session, without enrichment. `NotFound` if missing.
+    pub async fn get_raw(&self, id: &str) -> DomainResult<Session> {
+        self.ctx
+            .ports
+            .sessions
+            .get(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("Session", id))
+    }
+
+    /// The session with team-member snapshot enrichment (ref §4.4). `NotFound` if missing.
+    pub async fn get(&self, id: &str) -> DomainResult<Session> {
+        let s = self.get_raw(id).await?;
+        Ok(self.enrich(s).await)
+    }
+
+    /// Sessions passing `filter`, oldest first, enriched.
+    pub async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
+        let sessions = self.ctx.ports.sessions.list(filter).await?;
+        let mut out = Vec::with_capacity(sessions.len());
+        for s in sessions {
+            out.push(self.enrich(s).await);
+        }
+        Ok(out)
+    }
+
+    /// Snapshot enrichment (ref §4.4): a read-time view, not written back.
+    async fn enrich(&self, mut s: Session) -> Session {
+        let has_snapshots = s.team_member_snapshots.as_ref().is_some_and(|v| !v.is_empty())
+            || s.team_member_snapshot.is_some();
+        if has_snapshots {
+            return s;
+        }
+        let Some(meta) = s.metadata.as_ref().and_then(Value::as_object) else {
+            return s;
+        };
+        let ids: Vec<String> = match meta.get("teamMemberIds").and_then(Value::as_array) {
+            Some(a) if !a.is_empty() => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => match meta.get("teamMemberId").and_then(Value::as_str) {
+                Some(id) => vec![id.to_owned()],
+                None => return s,
+            },
+        };
+        let mut snaps = Vec::new();
+        for id in &ids {
+            if let Ok(Some(m)) = self.team().find(&s.project_id, id).await {
+                snaps.push(m.snapshot());
+            }
+        }
+        if !snaps.is_empty() {
+            s.set_team_members(&ids, &snaps);
+        }
+        s
+    }
+
+    /// Updates a session (ref §3.3.2): the stopped-after-completed guard, propagation of a
+    /// terminal status to the session's active per-task entries (`task:updated` each), then
+    /// `session:updated`, `notify:session_completed|failed` on a transition and
+    /// `notify:needs_input` when the flag turns on.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn update(&self, id: &str, mut patch: SessionPatch) -> DomainResult<Session> {
+        let old = self.get_raw(id).await?;
+        if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed
+        {
+            patch.status = None;
+            if patch.is_empty() {
+                return Ok(old);
+            }
+        }
+        let session = self
+            .ctx
+            .ports
+            .sessions
+            .update(id, &patch, self.ctx.now())
+            .await?;
+        if let Some(status) = patch.status.filter(|s| s.is_terminal()) {
+            self.propagate_terminal(&session, status).await;
+        }
+        self.ctx
+            .emit(session_event(names::SESSION_UPDATED, &session))
+            .await;
+        if old.status != session.status {
+            let name = match session.status {
+                SessionStatus::Completed => Some(names::NOTIFY_SESSION_COMPLETED),
+                SessionStatus::Failed => Some(names::NOTIFY_SESSION_FAILED),
+                _ => None,
+            };
+            if let Some(name) = name {
+                self.ctx
+                    .emit(
+                        NewEvent::new(
+                            name,
+                            &session.project_id,
+                            json!({ "sessionId": session.id, "name": session.name }),
+                        )
+                        .for_session(&session.id),
+                    )
+                    .await;
+            }
+        }
+        if patch.needs_input.as_ref().is_some_and(|n| n.active) && !old.needs_input_active() {
+            let message = patch.needs_input.as_ref().and_then(|n| n.message.clone());
+            self.emit_needs_input(&session, message).await;
+        }
+        Ok(session)
+    }
+
+    /// Best-effort (ref §3.3.2): errors are logged, not returned.
+    async fn propagate_terminal(&self, session: &Session, status: SessionStatus) {
+        let mapped = if status == SessionStatus::Completed {
+            TaskSessionStatus::Completed
+        } else {
+            TaskSessionStatus::Failed
+        };
+        for task_id in &session.task_ids {
+            let task = match self.ctx.ports.tasks.get(task_id).await {
+                Ok(Some(t)) => t,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(task = %task_id, error = %err, "status propagation skipped");
+                    continue;
+                }
+            };
+            if task.session_status(&session.id).is_none_or(|s| s.is_final()) {
+                continue;
+            }
+            match self
+                .ctx
+                .ports
+                .tasks
+                .set_session_status(task_id, &session.id, mapped, self.ctx.now())
+                .await
+            {
+                Ok(task) => {
+                    self.ctx
+                        .emit(NewEvent::new(
+                            names::TASK_UPDATED,
+                            &task.project_id,
+                            to_json(&task),
+                        ))
+                        .await
+                }
+                Err(err) => {
+                    tracing::warn!(task = %task_id, error = %err, "status propagation failed")
+                }
+            }
+        }
+    }
+
+    async fn emit_needs_input(&self, session: &Session, message: Option<String>) {
+        let mut data = json!({ "sessionId": session.id, "name": session.name });
+        if let Some(m) = message {
+            data["message"] = Value::String(m);
+        }
+        self.ctx
+            .emit(
+                NewEvent::new(names::NOTIFY_NEEDS_INPUT, &session.project_id, data)
+                    .for_session(&session.id),
+            )
+            .await;
+    }
+
+    /// Deletes a session (ref §3.3.3): unlinks it from its tasks, dropping its per-session
+    /// statuses (spec §2), emits `session:deleted` `{id}` and then `task:updated` for each
+    /// task that changed.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn delete(&self, id: &str) -> DomainResult<()> {
+        let session = self.get_raw(id).await?;
+        let mut tasks = Vec::new();
+        for task_id in &session.task_ids {
+            match self
+                .ctx
+                .ports
+                .tasks
+                .remove_session(task_id, id, true, self.ctx.now())
+                .await
+            {
+                Ok(task) => tasks.push(task),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.ctx.ports.sessions.delete(id).await?;
+        self.ctx
+            .emit(
+                NewEvent::new(names::SESSION_DELETED, &session.project_id, json!({ "id": id }))
+                    .for_session(id),
+            )
+            .await;
+        for task in tasks {
+            self.ctx
+                .emit(NewEvent::new(names::TASK_UPDATED, &task.project_id, to_json(&task)))
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Links a task (ref §3.3.4): appends `task_started` "Added task to session", emits
+    /// `session:task_added` then `task:session_added`. Returns the session.
+    ///
+    /// # Errors
+    /// `NotFound` session, then task.
+    pub async fn add_task(&self, id: &str, task_id: &str) -> DomainResult<Session> {
+        let session = self.get_raw(id).await?;
+        if self.ctx.ports.tasks.get(task_id).await?.is_none() {
+            return Err(DomainError::not_found("Task", task_id));
+        }
+        let now = self.ctx.now();
+        self.ctx.ports.sessions.add_task(id, task_id, now).await?;
+        self.ctx.ports.tasks.add_session(task_id, id, now).await?;
+        let session = self
+            .ctx
+            .ports
+            .sessions
+            .add_timeline_event(
+                &session.id,
+                self.timeline(
+                    TimelineEventType::TaskStarted,
+                    Some("Added task to session".into()),
+                    Some(task_id.to_owned()),
+                    None,
+                ),
+                now,
+            )
+            .await?;
+        self.emit_task_session(names::SESSION_TASK_ADDED, &session, task_id)
+            .await;
+        self.emit_task_session(names::TASK_SESSION_ADDED, &session, task_id)
+            .await;
+        Ok(session)
+    }
+
+    /// Unlinks a task (ref §3.3.4): appends `task_completed` "Removed task from session",
+    /// emits `session:task_removed` then `task:session_removed`. Returns the session.
+    ///
+    /// # Errors
+    /// `NotFound` session, then task.
+    pub async fn remove_task(&self, id: &str, task_id: &str) -> DomainResult<Session> {
+        self.get_raw(id).await?;
+        if self.ctx.ports.tasks.get(task_id).await?.is_none() {
+            return Err(DomainError::not_found("Task", task_id));
+        }
+        let now = self.ctx.now();
+        self.ctx.ports.sessions.remove_task(id, task_id, now).await?;
+        self.ctx
+            .ports
+            .tasks
+            .remove_session(task_id, id, false, now)
+            .await?;
+        let session = self
+            .ctx
+            .ports
+            .sessions
+            .add_timeline_event(
+                id,
+                self.timeline(
+                    TimelineEventType::TaskCompleted,
+                    Some("Removed task from session".into()),
+                    Some(task_id.to_owned()),
+                    None,
+                ),
+                now,
+            )
+            .await?;
+        self.emit_task_session(names::SESSION_TASK_REMOVED, &session, task_id)
+            .await;
+        self.emit_task_session(names::TASK_SESSION_REMOVED, &session, task_id)
+            .await;
+        Ok(session)
+    }
+
+    /// Appends a raw event and emits `session:updated`.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_event(&self, id: &str, kind: String, data: Option<Value>) -> DomainResult<Session> {
+        let now = self.ctx.now();
+        let event = SessionEvent {
+            id: self.ctx.id("evt"),
+            timestamp: now,
+            kind,
+            data,
+        };
+        let session = self.ctx.ports.sessions.add_event(id, event, now).await?;
+        self.ctx
+            .emit(session_event(names::SESSION_UPDATED, &session))
+            .await;
+        Ok(session)
+    }
+
+    /// Appends a timeline entry (ref §3.3.5). `needs_input` also sets the flag. Emits
+    /// `session:updated`, then `notify:progress` (type progress) or `notify:needs_input`
+    /// (type needs_input, always).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_timeline_event(
+        &self,
+        id: &str,
+        kind: TimelineEventType,
+        message: Option<String>,
+        task_id: Option<String>,
+        metadata: Option<Value>,
+    ) -> DomainResult<Session> {
+        let entry = self.timeline(kind, message.clone(), task_id.clone(), metadata);
+        let now = entry.timestamp;
+        let session = if kind == TimelineEventType::NeedsInput {
+            let patch = SessionPatch {
+                timeline: vec![entry],
+                needs_input: Some(NeedsInput {
+                    active: true,
+                    message: message.clone(),
+                    since: Some(now),
+                }),
+                ..SessionPatch::default()
+            };
+            self.ctx.ports.sessions.update(id, &patch, now).await?
+        } else {
+            self.ctx
+                .ports
+                .sessions
+                .add_timeline_event(id, entry, now)
+                .await?
+        };
+        self.ctx
+            .emit(session_event(names::SESSION_UPDATED, &session))
+            .await;
+        match kind {
+            TimelineEventType::Progress => {
+                let mut data = json!({ "sessionId": session.id });
+                if let Some(t) = task_id {
+                    data["taskId"] = Value::String(t);
+                }
+                if let Some(m) = message {
+                    data["message"] = Value::String(m);
+                }
+                self.ctx
+                    .emit(
+                        NewEvent::new(names::NOTIFY_PROGRESS, &session.project_id, data)
+                            .for_session(&session.id),
+                    )
+                    .await;
+            }
+            TimelineEventType::NeedsInput => self.emit_needs_input(&session, message).await,
+            _ => {}
+        }
+        Ok(session)
+    }
+
+    /// Adds a doc (ref §3.3.5) with a `doc_added` timeline entry; emits `session:updated`.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_doc(
+        &self,
+        id: &str,
+        title: &str,
+        file_path: &str,
+        content: Option<String>,
+        task_id: Option<String>,
+    ) -> DomainResult<Session> {
+        let now = self.ctx.now();
+        let doc = DocEntry {
+            id: self.ctx.id("doc"),
+            title: title.to_owned(),
+            file_path: file_path.to_owned(),
+            content,
+            task_id: task_id.clone(),
+            added_at: now,
+            added_by: Some(id.to_owned()),
+        };
+        let entry = self.timeline(
+            TimelineEventType::DocAdded,
+            Some(format!("Doc added: {title}")),
+            task_id,
+            Some(json!({ "docId": doc.id, "filePath": file_path, "title": title })),
+        );
+        let mut session = self.ctx.ports.sessions.add_doc(id, doc, now).await?;
+        session = self
+            .ctx
+            .ports
+            .sessions
+            .add_timeline_event(&session.id, entry, now)
+            .await?;
+        self.ctx
+            .emit(session_event(names::SESSION_UPDATED, &session))
+            .await;
+        Ok(session)
+    }
+
+    /// The session's docs. `NotFound`.
+    pub async fn docs(&self, id: &str) -> DomainResult<Vec<DocEntry>> {
+        Ok(self.get_raw(id).await?.docs)
+    }
+
+    /// Stores the modal HTML and emits `session:modal`
+    /// `{sessionId, modalId, title, html, filePath, timestamp}`.
+    ///
+    /// # Errors
+    /// `NotFound` session.
+    pub async fn show_modal(&self, id: &str, input: ModalInput) -> DomainResult<()> {
+        let session = self.get_raw(id).await?;
+        let written = self.ctx.ports.modals.save(&input.modal_id, &input.html).await?;
+        let data = json!({
+            "sessionId": id,
+            "modalId": input.modal_id,
+            "title": input.title.unwrap_or_else(|| "Agent Modal".into()),
+            "html": input.html,
+            "filePath": input.file_path.unwrap_or(written),
+            "timestamp": self.ctx.now(),
+        });
+        self.ctx
+            .emit(NewEvent::new(names::SESSION_MODAL, &session.project_id, data).for_session(id))
+            .await;
+        Ok(())
+    }
+
+    /// The project of a session that may not exist (modal actions are not checked, ref
+    /// §4.4): `''` when unknown.
+    async fn project_of(&self, id: &str) -> DomainResult<String> {
+        Ok(self
+            .ctx
+            .ports
+            .sessions
+            .get(id)
+            .await?
+            .map(|s| s.project_id)
+            .unwrap_or_default())
+    }
+
+    /// Emits `session:modal_action` `{sessionId, modalId, action, data, timestamp}`.
+    pub async fn modal_action(
+        &self,
+        id: &str,
+        modal_id: &str,
+        action: &str,
+        data: Value,
+    ) -> DomainResult<()> {
+        let project = self.project_of(id).await?;
+        let payload = json!({
+            "sessionId": id, "modalId": modal_id, "action": action, "data": data,
+            "timestamp": self.ctx.now(),
+        });
+        self.ctx
+            .emit(NewEvent::new(names::SESSION_MODAL_ACTION, project, payload).for_session(id))
+            .await;
+        Ok(())
+    }
+
+    /// Emits `session:modal_closed` `{sessionId, modalId, timestamp}`.
+    pub async fn modal_close(&self, id: &str, modal_id: &str) -> DomainResult<()> {
+        let project = self.project_of(id).await?;
+        let payload = json!({ "sessionId": id, "modalId": modal_id, "timestamp": self.ctx.now() });
+        self.ctx
+            .emit(NewEvent::new(names::SESSION_MODAL_CLOSED, project, payload).for_session(id))
+            .await;
+        Ok(())
+    }
+
+    /// Sends a prompt to a session's terminal: emits `session:prompt_send`
+    /// `{sessionId, content, mode, senderSessionId, timestamp}`, then appends the
+    /// `prompt_received` timeline entry (which emits `session:updated`).
+    ///
+    /// # Errors
+    /// `NotFound` session.
+    pub async fn prompt(&self, id: &str, input: PromptInput) -> DomainResult<Session> {
+        let session = self.get_raw(id).await?;
+        let data = json!({
+            "sessionId": id,
+            "content": input.content,
+            "mode": input.mode.as_str(),
+            "senderSessionId": input.sender_session_id,
+            "timestamp": self.ctx.now(),
+        });
+        self.ctx
+            .emit(NewEvent::new(names::SESSION_PROMPT_SEND, &session.project_id, data).for_session(id))
+            .await;
+        let preview: String = input.content.chars().take(100).collect();
+        let ellipsis = if input.content.chars().count() > 100 { "..." } else { "" };
+        let message = format!(
+            "Received prompt from session {}: \"{preview}{ellipsis}\"",
+            input.sender_session_id.as_deref().unwrap_or("unknown")
+        );
+        self.add_timeline_event(
+            id,
+            TimelineEventType::PromptReceived,
+            Some(message),
+            None,
+            Some(json!({ "senderSessionId": input.sender_session_id, "mode": input.mode.as_str() })),
+        )
+        .await
+    }
+
+    /// Marks a session `failed` with an `error` timeline entry (spawn failure, spec §2).
+    pub(crate) async fn fail_with_error(&self, id: &str, message: String) -> DomainResult<Session> {
+        let entry = self.timeline(TimelineEventType::Error, Some(message), None, None);
+        self.update(
+            id,
+            SessionPatch {
+                status: Some(SessionStatus::Failed),
+                timeline: vec![entry],
+                ..SessionPatch::default()
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,347 @@
+//! SpawnService: `POST /api/sessions/spawn` (ref §3.3.6) with the failure handling of
+//! spec §2 (a failed manifest marks the session `failed`, never leaves it `spawning`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{CreateSession, Ctx, SessionService, TeamMemberService, to_json};
+use crate::entities::{AgentMode, Session, SessionPatch, SessionStatus, SpawnSource, Task};
+use crate::error::{DomainError, DomainResult, SpawnErrorKind};
+use crate::events::{NewEvent, names};
+use crate::ports::ManifestRequest;
+
+/// A spawn request as sent by the UI or the CLI. String fields whose values are checked here
+/// (spawn source, mode) stay strings so the errors come in the reference order.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnRequest {
+    /// Project.
+    pub project_id: Option<String>,
+    /// Tasks; `None` when missing or not an array of strings.
+    pub task_ids: Option<Vec<String>>,
+    /// Session name.
+    pub session_name: Option<String>,
+    /// Skills.
+    pub skills: Option<Vec<String>>,
+    /// Parent session.
+    pub session_id: Option<String>,
+    /// `ui` (default) or `session`.
+    pub spawn_source: Option<String>,
+    /// `execute` or `coordinate`.
+    pub mode: Option<String>,
+    /// Free context object.
+    pub context: Option<Value>,
+    /// Team members.
+    pub team_member_ids: Option<Vec<String>>,
+    /// Delegates for a coordinator.
+    pub delegate_team_member_ids: Option<Vec<String>>,
+    /// Single team member.
+    pub team_member_id: Option<String>,
+    /// Agent tool.
+    pub agent_tool: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// `{subject, message, fromSessionId?}`.
+    pub initial_directive: Option<Value>,
+}
+
+/// The `201` body of a successful spawn.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpawnResponse {
+    /// Always true.
+    pub success: bool,
+    /// New session.
+    pub session_id: String,
+    /// Path of its manifest.
+    pub manifest_path: String,
+    /// `Spawn request sent to Agent Maestro`.
+    pub message: String,
+    /// The session, with its env.
+    pub session: Session,
+}
+
+/// Spawning sessions.
+#[derive(Clone)]
+pub struct SpawnService {
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+fn err(kind: SpawnErrorKind, code: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::spawn(kind, code, message)
+}
+
+fn model_power(m: &str) -> u8 {
+    match m {
+        "opus" => 3,
+        "sonnet" => 2,
+        "haiku" => 1,
+        _ => 0,
+    }
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_owned());
+    }
+}
+
+impl SpawnService {
+    /// Runs the spawn flow of ref §3.3.6. Emits `session:updated` (env), `session:spawn`, then
+    /// `task:session_added` per task.
+    ///
+    /// # Errors
+    /// `Spawn` with codes, in this order: `MISSING_PROJECT_ID`, `INVALID_TASK_IDS`,
+    /// `INVALID_SPAWN_SOURCE`, `MISSING_SESSION_ID`, `PARENT_SESSION_NOT_FOUND`,
+    /// `TASK_NOT_FOUND` (details `{taskId}`), `INVALID_MODE`, `PROJECT_NOT_FOUND`,
+    /// `MANIFEST_GENERATION_FAILED` (500; the session is marked failed), `SPAWN_ERROR` (500).
+    pub async fn spawn(&self, req: SpawnRequest) -> DomainResult<SpawnResponse> {
+        use SpawnErrorKind::*;
+        let project_id = req
+            .project_id
+            .clone()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| err(BadRequest, "MISSING_PROJECT_ID", "projectId is required"))?;
+        let task_ids = req.task_ids.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
+            err(BadRequest, "INVALID_TASK_IDS", "taskIds must be a non-empty array")
+        })?;
+        let source = match req.spawn_source.as_deref() {
+            None => SpawnSource::Ui,
+            Some(s) => SpawnSource::parse(s).ok_or_else(|| {
+                err(BadRequest, "INVALID_SPAWN_SOURCE", "spawnSource must be \"ui\" or \"session\"")
+            })?,
+        };
+        let parent = req.session_id.clone().filter(|s| !s.is_empty());
+        if source == SpawnSource::Session {
+            let Some(parent_id) = &parent else {
+                return Err(err(
+                    BadRequest,
+                    "MISSING_SESSION_ID",
+                    "sessionId is required when spawnSource is \"session\"",
+                ));
+            };
+            if self.ctx.ports.sessions.get(parent_id).await?.is_none() {
+                return Err(err(
+                    NotFound,
+                    "PARENT_SESSION_NOT_FOUND",
+                    format!("Parent session {parent_id} not found"),
+                ));
+            }
+        }
+        let mut tasks: Vec<Task> = Vec::with_capacity(task_ids.len());
+        for id in &task_ids {
+            match self.ctx.ports.tasks.get(id).await? {
+                Some(t) => tasks.push(t),
+                None => {
+                    return Err(DomainError::Spawn {
+                        kind: NotFound,
+                        code: "TASK_NOT_FOUND",
+                        message: format!("Task {id} not found"),
+                        details: Some(json!({ "taskId": id })),
+                    });
+                }
+            }
+        }
+        let mut member_ids: Vec<String> = match (&req.team_member_ids, &req.team_member_id) {
+            (Some(ids), _) if !ids.is_empty() => ids.clone(),
+            (_, Some(id)) if !id.is_empty() => vec![id.clone()],
+            _ => Vec::new(),
+        };
+        if member_ids.is_empty() {
+            for t in &tasks {
+                match (&t.team_member_ids, &t.team_member_id) {
+                    (Some(ids), _) if !ids.is_empty() => {
+                        ids.iter().for_each(|i| push_unique(&mut member_ids, i))
+                    }
+                    (_, Some(id)) => push_unique(&mut member_ids, id),
+                    _ => {}
+                }
+            }
+        }
+        let team = TeamMemberService {
+            ctx: self.ctx.clone(),
+        };
+        let mut members = Vec::new();
+        for id in &member_ids {
+            if let Some(m) = team.find(&project_id, id).await? {
+                members.push(m);
+            }
+        }
+        let member_mode = members.iter().find_map(|m| m.mode);
+        let member_model = members
+            .iter()
+            .filter_map(|m| m.model.clone())
+            .filter(|m| model_power(m) > 0)
+            .max_by_key(|m| model_power(m));
+        let member_tool = members.iter().find_map(|m| m.agent_tool);
+        let snapshots: Vec<_> = members.iter().map(|m| m.snapshot()).collect();
+        let mode = match req.mode.as_deref().filter(|m| !m.is_empty()) {
+            Some(m) => AgentMode::parse(m).ok_or_else(|| {
+                err(BadRequest, "INVALID_MODE", "mode must be \"execute\" or \"coordinate\"")
+            })?,
+            None => member_mode.unwrap_or(AgentMode::Execute),
+        };
+        let model = req.model.clone().filter(|m| !m.is_empty()).or(member_model);
+        let agent_tool = req
+            .agent_tool
+            .clone()
+            .filter(|t| !t.is_empty())
+            .or(member_tool.map(|t| t.as_str().to_owned()));
+        let Some(project) = self.ctx.ports.projects.get(&project_id).await? else {
+            return Err(err(
+                NotFound,
+                "PROJECT_NOT_FOUND",
+                format!("Project {project_id} not found"),
+            ));
+        };
+
+        let mode_word = match mode {
+            AgentMode::Execute => "Execute",
+            AgentMode::Coordinate => "Coordinate",
+        };
+        let metadata = json!({
+            "skills": req.skills.clone().unwrap_or_default(),
+            "spawnedBy": parent,
+            "spawnSource": source.as_str(),
+            "mode": mode.as_str(),
+            "teamMemberId": if member_ids.len() == 1 { Some(member_ids[0].clone()) } else { None },
+            "teamMemberIds": if member_ids.is_empty() { None } else { Some(member_ids.clone()) },
+            "context": req.context.clone().unwrap_or_else(|| json!({})),
+        });
+        let sessions = SessionService {
+            ctx: self.ctx.clone(),
+        };
+        let members_field = (!member_ids.is_empty()).then(|| (member_ids.clone(), snapshots));
+        let session = sessions
+            .create_with_members(
+                CreateSession {
+                    project_id: Some(project_id.clone()),
+                    task_ids: task_ids.clone(),
+                    name: Some(
+                        req.session_name
+                            .clone()
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or_else(|| format!("{mode_word} for {}", task_ids[0])),
+                    ),
+                    status: Some(SessionStatus::Spawning),
+                    env: Some(BTreeMap::new()),
+                    metadata: Some(metadata),
+                    parent_session_id: parent.clone(),
+                    suppress_created_event: true,
+                    ..CreateSession::default()
+                },
+                members_field,
+            )
+            .await
+            .map_err(|e| match e {
+                DomainError::NotFound { message } => err(NotFound, "TASK_NOT_FOUND", message),
+                other => other,
+            })?;
+
+        let mut reference_task_ids = Vec::new();
+        for t in &tasks {
+            for r in t.reference_task_ids.iter().flatten() {
+                push_unique(&mut reference_task_ids, r);
+            }
+        }
+        let manifest_request = ManifestRequest {
+            session_id: session.id.clone(),
+            mode: mode.as_str().to_owned(),
+            project_id: project_id.clone(),
+            task_ids: task_ids.clone(),
+            skills: req.skills.clone().unwrap_or_default(),
+            model,
+            agent_tool,
+            reference_task_ids,
+            team_member_ids: if member_ids.len() > 1 {
+                member_ids.clone()
+            } else {
+                req.delegate_team_member_ids.clone().unwrap_or_default()
+            },
+            team_member_id: (member_ids.len() == 1).then(|| member_ids[0].clone()),
+            initial_directive: req.initial_directive.clone(),
+            coordinator_session_id: parent.clone(),
+        };
+        let manifest = match self.ctx.ports.manifests.generate(&manifest_request).await {
+            Ok(m) => m,
+            Err(reason) => {
+                let message = format!("Failed to generate manifest: {reason}");
+                if let Err(e) = sessions.fail_with_error(&session.id, message.clone()).await {
+                    tracing::error!(session = %session.id, error = %e, "could not mark failed spawn");
+                }
+                return Err(err(Internal, "MANIFEST_GENERATION_FAILED", message));
+            }
+        };
+
+        let cfg = &self.ctx.config;
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("MAESTRO_SESSION_ID".into(), session.id.clone());
+        env.insert("MAESTRO_MANIFEST_PATH".into(), manifest.path.clone());
+        env.insert("MAESTRO_SERVER_URL".into(), cfg.server_url.clone());
+        env.insert("MAESTRO_MODE".into(), mode.as_str().to_owned());
+        env.insert(
+            "MAESTRO_COORDINATOR_SESSION_ID".into(),
+            parent.clone().unwrap_or_default(),
+        );
+        env.insert("DATA_DIR".into(), cfg.data_dir.clone());
+        env.insert("SESSION_DIR".into(), cfg.session_dir.clone());
+        for (k, v) in &cfg.passthrough_env {
+            env.insert(k.clone(), v.clone());
+        }
+        env.entry("GOOGLE_GENAI_USE_GCA".into())
+            .or_insert_with(|| "true".into());
+        let session = sessions
+            .update(
+                &session.id,
+                SessionPatch {
+                    env: Some(env.clone()),
+                    ..SessionPatch::default()
+                },
+            )
+            .await?;
+
+        let command = match mode {
+            AgentMode::Execute => "maestro worker init",
+            AgentMode::Coordinate => "maestro orchestrator init",
+        };
+        let spawn_event = json!({
+            "session": to_json(&session),
+            "projectId": project_id,
+            "taskIds": task_ids,
+            "command": command,
+            "cwd": project.working_dir,
+            "envVars": env,
+            "manifest": manifest.manifest,
+            "spawnSource": source.as_str(),
+            "parentSessionId": parent,
+            "_isSpawnCreated": true,
+        });
+        self.ctx
+            .emit(
+                NewEvent::new(names::SESSION_SPAWN, &project_id, spawn_event)
+                    .for_session(&session.id),
+            )
+            .await;
+        for task_id in &task_ids {
+            self.ctx
+                .emit(
+                    NewEvent::new(
+                        names::TASK_SESSION_ADDED,
+                        &project_id,
+                        json!({ "taskId": task_id, "sessionId": session.id }),
+                    )
+                    .for_session(&session.id),
+                )
+                .await;
+        }
+        Ok(SpawnResponse {
+            success: true,
+            session_id: session.id.clone(),
+            manifest_path: manifest.path,
+            message: "Spawn request sent to Agent Maestro".into(),
+            session,
+        })
+    }
+}

@@ -1,0 +1,420 @@
+//! TaskService (ref §3.2, §3.4, the task routes of ref §4.3).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Ctx, SessionService, non_blank, to_json};
+use crate::entities::{
+    DocEntry, Extra, Session, SessionFilter, Task, TaskFilter, TaskPatch, TaskPriority,
+    TaskSessionStatus, TaskStatus, TimelineEventType, UpdateSource,
+};
+use crate::error::{DomainError, DomainResult};
+use crate::events::{NewEvent, names};
+
+/// Input of `createTask` (ref §4.3 POST /api/tasks).
+#[derive(Debug, Clone, Default)]
+pub struct CreateTask {
+    /// Required.
+    pub project_id: Option<String>,
+    /// Parent task; must exist.
+    pub parent_id: Option<String>,
+    /// Required, trimmed, non-blank.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Priority (default medium).
+    pub priority: Option<TaskPriority>,
+    /// Initial prompt.
+    pub initial_prompt: Option<String>,
+    /// Skills.
+    pub skill_ids: Option<Vec<String>>,
+    /// References.
+    pub reference_task_ids: Option<Vec<String>>,
+    /// Team member.
+    pub team_member_id: Option<String>,
+    /// Team members.
+    pub team_member_ids: Option<Vec<String>>,
+}
+
+/// Input of `updateTask`: the user fields, or the session form
+/// `{updateSource:'session', sessionId, sessionStatus}` (ref §3.2).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTask {
+    /// User fields (ignored in the session form).
+    pub patch: TaskPatch,
+    /// `session` selects the session form.
+    pub update_source: Option<UpdateSource>,
+    /// Reporting session.
+    pub session_id: Option<String>,
+    /// Its status on this task.
+    pub session_status: Option<TaskSessionStatus>,
+}
+
+/// A doc of `GET /api/tasks/:id/docs`: a DocEntry plus its session.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDoc {
+    /// The doc.
+    #[serde(flatten)]
+    pub doc: DocEntry,
+    /// Owning session.
+    pub session_id: String,
+    /// Its name.
+    pub session_name: String,
+}
+
+/// Tasks.
+#[derive(Clone)]
+pub struct TaskService {
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+impl TaskService {
+    fn sessions(&self) -> SessionService {
+        SessionService {
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// Creates a task and emits `task:created`.
+    ///
+    /// # Errors
+    /// In this order: `Validation` "Project ID is required", "Task title is required";
+    /// `NotFound` project; `NotFound` "Parent task with id '<id>' not found".
+    pub async fn create(&self, input: CreateTask) -> DomainResult<Task> {
+        let project_id = non_blank(input.project_id.as_deref())
+            .ok_or_else(|| DomainError::validation("Project ID is required"))?;
+        let title = non_blank(input.title.as_deref())
+            .ok_or_else(|| DomainError::validation("Task title is required"))?;
+        if self.ctx.ports.projects.get(&project_id).await?.is_none() {
+            return Err(DomainError::not_found("Project", &project_id));
+        }
+        if let Some(parent) = &input.parent_id
+            && self.ctx.ports.tasks.get(parent).await?.is_none()
+        {
+            return Err(DomainError::not_found("Parent task", parent));
+        }
+        let now = self.ctx.now();
+        let task = Task {
+            id: self.ctx.id("task"),
+            project_id,
+            parent_id: input.parent_id,
+            title,
+            description: input.description.unwrap_or_default(),
+            status: TaskStatus::Todo,
+            task_session_statuses: None,
+            priority: input.priority.unwrap_or(TaskPriority::Medium),
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+            initial_prompt: input.initial_prompt.unwrap_or_default(),
+            session_ids: Vec::new(),
+            skill_ids: input.skill_ids.unwrap_or_default(),
+            agent_ids: Vec::new(),
+            dependencies: Vec::new(),
+            reference_task_ids: Some(input.reference_task_ids.unwrap_or_default()),
+            pinned: None,
+            team_member_id: input.team_member_id,
+            team_member_ids: input.team_member_ids,
+            extra: Extra::new(),
+        };
+        let task = self.ctx.ports.tasks.insert(task).await?;
+        self.ctx
+            .emit(NewEvent::new(names::TASK_CREATED, &task.project_id, to_json(&task)))
+            .await;
+        Ok(task)
+    }
+
+    /// The task. `NotFound` if missing.
+    pub async fn get(&self, id: &str) -> DomainResult<Task> {
+        self.ctx
+            .ports
+            .tasks
+            .get(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("Task", id))
+    }
+
+    /// Tasks passing `filter`, oldest first.
+    pub async fn list(&self, filter: &TaskFilter) -> DomainResult<Vec<Task>> {
+        self.ctx.ports.tasks.list(filter).await
+    }
+
+    /// Direct children. `NotFound` if the parent is missing.
+    pub async fn children(&self, id: &str) -> DomainResult<Vec<Task>> {
+        self.get(id).await?;
+        self.list(&TaskFilter {
+            parent_id: Some(Some(id.to_owned())),
+            ..TaskFilter::default()
+        })
+        .await
+    }
+
+    /// Updates a task (ref §3.2, §3.4). The session form first links the session to the task
+    /// if needed (with the events of ref §3.3.4), then sets only its per-session status.
+    /// Emits `task:updated`, then the `notify:task_*` events of the status change, then
+    /// `notify:task_session_completed|failed` for each changed per-session entry.
+    ///
+    /// # Errors
+    /// `Validation` "Task title cannot be empty"; `NotFound` task or session.
+    pub async fn update(&self, id: &str, input: UpdateTask) -> DomainResult<Task> {
+        let session_form = input.update_source == Some(UpdateSource::Session);
+        if !session_form
+            && input
+                .patch
+                .title
+                .as_deref()
+                .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(DomainError::validation("Task title cannot be empty"));
+        }
+        let old = self.get(id).await?;
+        let now = self.ctx.now();
+        let task = if session_form {
+            match (&input.session_id, input.session_status) {
+                (Some(session_id), status) => {
+                    let linked = old.session_ids.contains(session_id);
+                    let session = self.sessions().get_raw(session_id).await?;
+                    if !linked || !session.task_ids.contains(&old.id) {
+                        self.sessions().add_task(session_id, id).await?;
+                    }
+                    match status {
+                        Some(status) => {
+                            self.ctx
+                                .ports
+                                .tasks
+                                .set_session_status(id, session_id, status, now)
+                                .await?
+                        }
+                        None => {
+                            self.ctx
+                                .ports
+                                .tasks
+                                .update(id, &TaskPatch::default(), now)
+                                .await?
+                        }
+                    }
+                }
+                (None, _) => {
+                    self.ctx
+                        .ports
+                        .tasks
+                        .update(id, &TaskPatch::default(), now)
+                        .await?
+                }
+            }
+        } else {
+            self.ctx.ports.tasks.update(id, &input.patch, now).await?
+        };
+        self.ctx
+            .emit(NewEvent::new(names::TASK_UPDATED, &task.project_id, to_json(&task)))
+            .await;
+        if !session_form && old.status != task.status {
+            let name = match task.status {
+                TaskStatus::Completed => Some(names::NOTIFY_TASK_COMPLETED),
+                TaskStatus::Cancelled => Some(names::NOTIFY_TASK_FAILED),
+                TaskStatus::InReview => Some(names::NOTIFY_TASK_IN_REVIEW),
+                TaskStatus::Blocked => Some(names::NOTIFY_TASK_BLOCKED),
+                _ => None,
+            };
+            if let Some(name) = name {
+                self.ctx
+                    .emit(NewEvent::new(
+                        name,
+                        &task.project_id,
+                        json!({ "taskId": task.id, "title": task.title }),
+                    ))
+                    .await;
+            }
+        }
+        self.notify_session_changes(&old, &task).await;
+        Ok(task)
+    }
+
+    /// `notify:task_session_completed|failed` for every entry that changed to that value.
+    async fn notify_session_changes(&self, old: &Task, new: &Task) {
+        let empty = BTreeMap::new();
+        let before = old.task_session_statuses.as_ref().unwrap_or(&empty);
+        let Some(after) = &new.task_session_statuses else {
+            return;
+        };
+        for (session_id, status) in after {
+            if before.get(session_id) == Some(status) {
+                continue;
+            }
+            let name = match status {
+                TaskSessionStatus::Completed => names::NOTIFY_TASK_SESSION_COMPLETED,
+                TaskSessionStatus::Failed => names::NOTIFY_TASK_SESSION_FAILED,
+                _ => continue,
+            };
+            self.ctx
+                .emit(
+                    NewEvent::new(
+                        name,
+                        &new.project_id,
+                        json!({ "taskId": new.id, "sessionId": session_id, "title": new.title }),
+                    )
+                    .for_session(session_id),
+                )
+                .await;
+        }
+    }
+
+    /// Deletes a task and its descendants, children before parents, emitting `task:deleted`
+    /// `{id}` for each; removes the deleted ids from their sessions' `taskIds` (spec §2) and
+    /// emits `session:updated` for each such session. Returns the deleted ids in order.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn delete(&self, id: &str) -> DomainResult<Vec<String>> {
+        let root = self.get(id).await?;
+        // Pre-order DFS, then delete in reverse so children go before parents.
+        let mut order = Vec::new();
+        let mut stack = vec![root.id.clone()];
+        while let Some(current) = stack.pop() {
+            let children = self
+                .list(&TaskFilter {
+                    parent_id: Some(Some(current.clone())),
+                    ..TaskFilter::default()
+                })
+                .await?;
+            order.push(current);
+            stack.extend(children.into_iter().rev().map(|t| t.id));
+        }
+        let mut deleted = Vec::with_capacity(order.len());
+        for task_id in order.iter().rev() {
+            match self.ctx.ports.tasks.delete(task_id).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+            self.ctx
+                .emit(NewEvent::new(
+                    names::TASK_DELETED,
+                    &root.project_id,
+                    json!({ "id": task_id }),
+                ))
+                .await;
+            self.unlink_sessions(task_id).await?;
+            deleted.push(task_id.clone());
+        }
+        Ok(deleted)
+    }
+
+    async fn unlink_sessions(&self, task_id: &str) -> DomainResult<()> {
+        let sessions = self
+            .ctx
+            .ports
+            .sessions
+            .list(&SessionFilter {
+                task_id: Some(task_id.to_owned()),
+                ..SessionFilter::default()
+            })
+            .await?;
+        for s in sessions {
+            match self
+                .ctx
+                .ports
+                .sessions
+                .remove_task(&s.id, task_id, self.ctx.now())
+                .await
+            {
+                Ok(session) => {
+                    self.ctx
+                        .emit(
+                            NewEvent::new(
+                                names::SESSION_UPDATED,
+                                &session.project_id,
+                                to_json(&session),
+                            )
+                            .for_session(&session.id),
+                        )
+                        .await
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /api/tasks/:id/timeline`: appends to the **session** timeline with this task id
+    /// (events of ref §3.3.5). Does not link the session to the task.
+    ///
+    /// # Errors
+    /// `NotFound` task, then session.
+    pub async fn add_timeline(
+        &self,
+        id: &str,
+        session_id: &str,
+        kind: TimelineEventType,
+        message: &str,
+    ) -> DomainResult<Session> {
+        self.get(id).await?;
+        self.sessions()
+            .add_timeline_event(session_id, kind, Some(message.to_owned()), Some(id.to_owned()), None)
+            .await
+    }
+
+    /// Docs of every session linked to the task whose `taskId` is absent or this task,
+    /// by `addedAt` ascending.
+    ///
+    /// # Errors
+    /// `NotFound` task.
+    pub async fn docs(&self, id: &str) -> DomainResult<Vec<TaskDoc>> {
+        self.get(id).await?;
+        let sessions = self
+            .ctx
+            .ports
+            .sessions
+            .list(&SessionFilter {
+                task_id: Some(id.to_owned()),
+                ..SessionFilter::default()
+            })
+            .await?;
+        let mut docs: Vec<TaskDoc> = sessions
+            .iter()
+            .flat_map(|s| {
+                s.docs
+                    .iter()
+                    .filter(|d| d.task_id.as_deref().is_none_or(|t| t == id))
+                    .map(|d| TaskDoc {
+                        doc: d.clone(),
+                        session_id: s.id.clone(),
+                        session_name: s.name.clone(),
+                    })
+            })
+            .collect();
+        docs.sort_by_key(|d| d.doc.added_at);
+        Ok(docs)
+    }
+
+    /// `POST /api/tasks/:id/docs`: adds the doc to the session (tagged with the task) and
+    /// links the session to the task if it is not linked yet. Returns the session.
+    ///
+    /// # Errors
+    /// `NotFound` task, then session.
+    pub async fn add_doc(
+        &self,
+        id: &str,
+        session_id: &str,
+        title: &str,
+        file_path: &str,
+        content: Option<String>,
+    ) -> DomainResult<Session> {
+        let task = self.get(id).await?;
+        let session = self.sessions().get_raw(session_id).await?;
+        let session = self
+            .sessions()
+            .add_doc(&session.id, title, file_path, content, Some(id.to_owned()))
+            .await?;
+        if !session.task_ids.contains(&task.id) || !task.session_ids.contains(&session.id) {
+            return self.sessions().add_task(session_id, id).await;
+        }
+        Ok(session)
+    }
+}

@@ -1,0 +1,1 @@
+//! Contract test suites (filled in by the fs-store work).
