@@ -1,5 +1,182 @@
-//! `maestro-http-api`: the REST API of ref §4 and spec §2–§3 as an axum router.
+//! `maestro-http-api`: the REST API of ref §4 and spec §2–§3 as an axum [`Router`].
+//!
+//! Entry point: [`router`] with an [`ApiState`]. The router knows only the domain services
+//! ([`maestro_domain::App`]) and a few small traits for what lives elsewhere (real-time
+//! status, readiness of backends). Every error leaves through [`error::ApiError`].
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::response::IntoResponse;
+use maestro_domain::App;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub mod error;
+pub mod extract;
 pub mod log_digest;
+mod routes;
 pub mod skills;
 pub mod workflow_templates;
+
+pub use error::{ApiError, ApiResult};
+
+/// Real-time delivery status for `GET /ws-status` (implemented by the gateway).
+pub trait RealtimeStatus: Send + Sync {
+    /// JSON body of `/ws-status` (ref §4.1 shape plus per-namespace counts).
+    fn ws_status(&self) -> serde_json::Value;
+}
+
+/// A backend `/ready` checks (spec §10).
+#[async_trait::async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    /// Name shown in the report (`store`, `bus`, …).
+    fn name(&self) -> &str;
+    /// `Err(reason)` when the backend cannot serve.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Maximum request body, bytes (spec §2: 1 MiB default).
+    pub body_limit_bytes: usize,
+    /// Allowed CORS origins; empty = mirror any origin (the reference's behaviour).
+    pub cors_origins: Vec<String>,
+    /// Home directory for skills (`~/.claude/skills`, `~/.agents/skills`).
+    pub home_dir: PathBuf,
+    /// Claude Code transcripts (`~/.claude/projects`) for log digests.
+    pub claude_projects_dir: PathBuf,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            cors_origins: Vec::new(),
+            claude_projects_dir: home.join(".claude").join("projects"),
+            home_dir: home,
+        }
+    }
+}
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The services.
+    pub app: App,
+    /// Real-time status provider.
+    pub realtime: Arc<dyn RealtimeStatus>,
+    /// Backends checked by `/ready`.
+    pub readiness: Arc<Vec<Arc<dyn ReadinessCheck>>>,
+    /// Skill loader.
+    pub skills: Arc<skills::SkillLoader>,
+    /// Log digests.
+    pub digester: Arc<log_digest::LogDigester>,
+    /// Process start, for `/health` uptime.
+    pub started: Instant,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+}
+
+impl ApiState {
+    /// Builds the state.
+    pub fn new(
+        app: App,
+        realtime: Arc<dyn RealtimeStatus>,
+        readiness: Vec<Arc<dyn ReadinessCheck>>,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            app,
+            realtime,
+            readiness: Arc::new(readiness),
+            skills: Arc::new(skills::SkillLoader::new(config.home_dir.clone())),
+            digester: Arc::new(log_digest::LogDigester::new(
+                config.claude_projects_dir.clone(),
+            )),
+            started: Instant::now(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// A `RealtimeStatus` for servers without real-time delivery.
+pub struct NoRealtime;
+
+impl RealtimeStatus for NoRealtime {
+    fn ws_status(&self) -> serde_json::Value {
+        serde_json::json!({ "error": "WebSocket server not initialized yet" })
+    }
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn cors(config: &ApiConfig) -> CorsLayer {
+    let origins = if config.cors_origins.is_empty() {
+        AllowOrigin::mirror_request()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-requested-with"),
+        ])
+        .expose_headers([header::CONTENT_LENGTH, X_REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(600))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// The full REST router (ref §4, spec §3, §10) with request ids, CORS, body limit and panic
+/// containment.
+pub fn router(state: ApiState) -> Router {
+    let limit = state.config.body_limit_bytes;
+    let cors = cors(&state.config);
+    routes::routes()
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&X_REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+}

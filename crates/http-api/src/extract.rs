@@ -1,0 +1,198 @@
+//! Extractors that turn bad input into the error contract (spec §2) instead of axum's plain
+//! text rejections: JSON bodies, path ids and query strings.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use maestro_domain::FieldError;
+use maestro_domain::ids::is_valid_id;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// A JSON object body deserialized into `T`.
+///
+/// - empty body (any content type) → `{}` (ref §0: a missing body is not an error);
+/// - a non-JSON content type with a non-empty body → 415 `UNSUPPORTED_MEDIA_TYPE`;
+/// - malformed JSON or a non-object → 400 `VALIDATION_ERROR`;
+/// - a field of the wrong type or an unknown enum value → 400 with `details: [{path, message}]`;
+/// - larger than the body limit → 413 `PAYLOAD_TOO_LARGE`.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+/// Parses raw body bytes into a JSON object (rules of [`JsonBody`]).
+fn parse_object(content_type: Option<&str>, bytes: &Bytes) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    if let Some(ct) = content_type {
+        let ct = ct.to_ascii_lowercase();
+        if !(ct.starts_with("application/json") || ct.contains("+json")) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Request body must be application/json",
+            ));
+        }
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid(
+            "Malformed JSON body",
+            vec![FieldError::new("", e.to_string())],
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::validation("Request body must be a JSON object"));
+    }
+    Ok(value)
+}
+
+/// Deserializes `value` into `T`, reporting the failing field's path.
+pub fn from_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        ApiError::invalid(
+            format!("Invalid {what}: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") }),
+            vec![FieldError::new(path, message)],
+        )
+    })
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "PAYLOAD_TOO_LARGE",
+                        "Request body is too large",
+                    )
+                } else {
+                    ApiError::validation(format!("Could not read the request body: {e}"))
+                }
+            })?;
+        let value = parse_object(content_type.as_deref(), &bytes)?;
+        Ok(Self(from_value(value, "request body")?))
+    }
+}
+
+/// A path id matching `^[A-Za-z0-9_-]{1,128}$` (spec §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Id(pub String);
+
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if is_valid_id(&s) {
+            Ok(Self(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid id '{s}': ids match ^[A-Za-z0-9_-]{{1,128}}$"
+            )))
+        }
+    }
+}
+
+/// Path parameters; a bad id is a 400 `VALIDATION_ERROR` "Invalid URL parameters".
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e| {
+                ApiError::invalid(
+                    "Invalid URL parameters",
+                    vec![FieldError::new("params", e.body_text())],
+                )
+            })
+    }
+}
+
+/// The query string as a map, with typed accessors that fail with 400 and details.
+#[derive(Debug, Default)]
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::validation(format!("Invalid query parameters: {}", e.body_text())))
+    }
+}
+
+impl QueryMap {
+    /// A non-empty string parameter.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// An owned non-empty string parameter.
+    pub fn string(&self, key: &str) -> Option<String> {
+        self.str(key).map(str::to_owned)
+    }
+
+    /// A parameter parsed by `parse` (an enum's wire value); unknown values → 400 listing
+    /// `expected`.
+    pub fn parsed<T>(
+        &self,
+        key: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.str(key) {
+            None => Ok(None),
+            Some(v) => parse(v).map(Some).ok_or_else(|| {
+                let msg = format!("must be one of {expected}");
+                ApiError::invalid(
+                    format!("Invalid query parameter '{key}': {msg}"),
+                    vec![FieldError::new(key, msg)],
+                )
+            }),
+        }
+    }
+
+    /// An integer parameter; non-integers → 400.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.parsed(key, |v| v.parse::<i64>().ok(), "an integer")
+    }
+}

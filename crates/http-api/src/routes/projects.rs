@@ -1,0 +1,81 @@
+//! `/api/projects` (ref §4.2).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Router, response::IntoResponse};
+use maestro_domain::entities::{Project, ProjectPatch};
+use maestro_domain::services::CreateProject;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::deleted;
+use crate::ApiState;
+use crate::error::ApiResult;
+use crate::extract::{Id, JsonBody, PathParams};
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/projects", get(list).post(create))
+        .route(
+            "/api/projects/{id}",
+            get(get_one).put(update).delete(delete),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectBody {
+    name: Option<String>,
+    working_dir: Option<String>,
+    description: Option<String>,
+}
+
+async fn list(State(s): State<ApiState>) -> ApiResult<Json<Vec<Project>>> {
+    Ok(Json(s.app.projects.list().await?))
+}
+
+async fn create(
+    State(s): State<ApiState>,
+    JsonBody(b): JsonBody<ProjectBody>,
+) -> ApiResult<impl IntoResponse> {
+    let p = s
+        .app
+        .projects
+        .create(CreateProject {
+            name: b.name,
+            working_dir: b.working_dir,
+            description: b.description,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+async fn get_one(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Project>> {
+    Ok(Json(s.app.projects.get(&id).await?))
+}
+
+async fn update(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<ProjectBody>,
+) -> ApiResult<Json<Project>> {
+    let patch = ProjectPatch {
+        name: b.name,
+        working_dir: b.working_dir,
+        description: b.description,
+    };
+    Ok(Json(s.app.projects.update(&id, patch).await?))
+}
+
+async fn delete(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Value>> {
+    s.app.projects.delete(&id).await?;
+    Ok(Json(deleted(&id)))
+}

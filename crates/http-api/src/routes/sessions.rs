@@ -1,0 +1,641 @@
+//! `/api/sessions` (ref §4.4) including spawn, modals, prompts, session mail and log digests.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use maestro_domain::entities::{
+    DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
+    SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
+};
+use maestro_domain::services::{
+    CreateSession, ModalInput, PromptInput, SessionMailInput, SpawnRequest,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::deleted;
+use crate::ApiState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, JsonBody, PathParams, QueryMap};
+use crate::log_digest::{DigestOptions, LogDigester, TextOnlyDigest};
+
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/api/sessions", get(list).post(create))
+        .route("/api/sessions/spawn", post(spawn))
+        .route("/api/sessions/log-digests", get(log_digests))
+        .route(
+            "/api/sessions/{id}",
+            get(get_one).patch(update).delete(delete),
+        )
+        .route("/api/sessions/{id}/status", get(status))
+        .route("/api/sessions/{id}/log-digest", get(log_digest))
+        .route("/api/sessions/{id}/events", post(add_event))
+        .route("/api/sessions/{id}/timeline", post(add_timeline))
+        .route("/api/sessions/{id}/docs", get(docs).post(add_doc))
+        .route(
+            "/api/sessions/{id}/tasks/{task_id}",
+            post(add_task).delete(remove_task),
+        )
+        .route("/api/sessions/{id}/modal", post(modal))
+        .route(
+            "/api/sessions/{id}/modal/{modal_id}/actions",
+            post(modal_action),
+        )
+        .route(
+            "/api/sessions/{id}/modal/{modal_id}/close",
+            post(modal_close),
+        )
+        .route("/api/sessions/{id}/prompt", post(prompt))
+        .route("/api/sessions/{id}/mail", get(read_mail).post(send_mail))
+}
+
+fn required(v: Option<String>, message: &str) -> ApiResult<String> {
+    v.filter(|x| !x.is_empty())
+        .ok_or_else(|| ApiError::validation(message))
+}
+
+async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Session>>> {
+    let filter = SessionFilter {
+        project_id: q.string("projectId"),
+        task_id: q.string("taskId"),
+        status: q.parsed("status", SessionStatus::parse, &SessionStatus::expected())?,
+        parent_session_id: q.string("parentSessionId"),
+        active_only: q.str("active") == Some("true"),
+    };
+    Ok(Json(s.app.sessions.list(&filter).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateBody {
+    id: Option<String>,
+    project_id: Option<String>,
+    task_ids: Option<Vec<String>>,
+    task_id: Option<String>,
+    name: Option<String>,
+    agent_id: Option<String>,
+    status: Option<SessionStatus>,
+    env: Option<BTreeMap<String, String>>,
+    metadata: Option<Value>,
+    parent_session_id: Option<String>,
+    #[serde(rename = "_suppressCreatedEvent")]
+    suppress_created_event: Option<bool>,
+}
+
+async fn create(
+    State(s): State<ApiState>,
+    JsonBody(b): JsonBody<CreateBody>,
+) -> ApiResult<impl IntoResponse> {
+    let task_ids = match (b.task_ids, b.task_id) {
+        (Some(ids), _) => ids,
+        (None, Some(id)) => vec![id],
+        (None, None) => return Err(ApiError::validation("taskIds is required")),
+    };
+    if let Some(id) = &b.id
+        && !maestro_domain::ids::is_valid_id(id)
+    {
+        return Err(ApiError::invalid(
+            "Invalid session id",
+            vec![maestro_domain::FieldError::new(
+                "id",
+                "ids match ^[A-Za-z0-9_-]{1,128}$",
+            )],
+        ));
+    }
+    let session = s
+        .app
+        .sessions
+        .create(CreateSession {
+            id: b.id,
+            project_id: b.project_id,
+            task_ids,
+            name: b.name,
+            agent_id: b.agent_id,
+            status: b.status,
+            env: b.env,
+            metadata: b.metadata,
+            parent_session_id: b.parent_session_id,
+            suppress_created_event: b.suppress_created_event.unwrap_or(false),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+async fn get_one(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(s.app.sessions.get(&id).await?))
+}
+
+/// `GET /api/sessions/:id/status` (spec §7.2): the cached status fields.
+async fn status(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Value>> {
+    let session = s.app.sessions.get_raw(&id).await?;
+    Ok(Json(json!({
+        "id": session.id,
+        "projectId": session.project_id,
+        "status": session.status,
+        "lastActivity": session.last_activity,
+        "needsInput": session.needs_input_active(),
+    })))
+}
+
+/// A timeline item of a PATCH body; `id` and `timestamp` are filled in when missing.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimelineItem {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: TimelineEventType,
+    timestamp: Option<i64>,
+    message: Option<String>,
+    task_id: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// A raw event of a PATCH body; `id` and `timestamp` are filled in when missing.
+#[derive(Deserialize)]
+struct EventItem {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    timestamp: Option<i64>,
+    data: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    task_ids: Option<Vec<String>>,
+    status: Option<SessionStatus>,
+    agent_id: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    events: Option<Vec<EventItem>>,
+    timeline: Option<Vec<TimelineItem>>,
+    needs_input: Option<NeedsInput>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn fill_id(id: Option<String>, ts: i64) -> String {
+    id.filter(|i| !i.is_empty())
+        .unwrap_or_else(|| format!("evt_{ts}_{}", &uuid::Uuid::new_v4().simple().to_string()[..9]))
+}
+
+async fn update(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<UpdateBody>,
+) -> ApiResult<Json<Session>> {
+    let now = now_ms();
+    let patch = SessionPatch {
+        task_ids: b.task_ids,
+        status: b.status,
+        agent_id: b.agent_id,
+        env: b.env,
+        events: b
+            .events
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                let ts = e.timestamp.unwrap_or(now);
+                SessionEvent {
+                    id: fill_id(e.id, ts),
+                    timestamp: ts,
+                    kind: e.kind,
+                    data: e.data,
+                }
+            })
+            .collect(),
+        timeline: b
+            .timeline
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                let ts = t.timestamp.unwrap_or(now);
+                TimelineEvent {
+                    id: fill_id(t.id, ts),
+                    kind: t.kind,
+                    timestamp: ts,
+                    message: t.message,
+                    task_id: t.task_id,
+                    metadata: t.metadata,
+                }
+            })
+            .collect(),
+        needs_input: b.needs_input,
+        team_members: None,
+    };
+    Ok(Json(s.app.sessions.update(&id, patch).await?))
+}
+
+async fn delete(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Value>> {
+    s.app.sessions.delete(&id).await?;
+    Ok(Json(deleted(&id)))
+}
+
+#[derive(Deserialize)]
+struct EventBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    data: Option<Value>,
+}
+
+async fn add_event(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<EventBody>,
+) -> ApiResult<Json<Session>> {
+    let kind = required(b.kind, "type is required")?;
+    Ok(Json(s.app.sessions.add_event(&id, kind, b.data).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimelineBody {
+    message: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<TimelineEventType>,
+    task_id: Option<String>,
+    metadata: Option<Value>,
+}
+
+async fn add_timeline(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<TimelineBody>,
+) -> ApiResult<Json<Session>> {
+    let message = required(b.message, "message is required")?;
+    let kind = b.kind.unwrap_or(TimelineEventType::Progress);
+    Ok(Json(
+        s.app
+            .sessions
+            .add_timeline_event(&id, kind, Some(message), b.task_id, b.metadata)
+            .await?,
+    ))
+}
+
+async fn docs(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Vec<DocEntry>>> {
+    Ok(Json(s.app.sessions.docs(&id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocBody {
+    title: Option<String>,
+    file_path: Option<String>,
+    content: Option<String>,
+    task_id: Option<String>,
+}
+
+async fn add_doc(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<DocBody>,
+) -> ApiResult<Json<Session>> {
+    let title = required(b.title, "title is required")?;
+    let file_path = required(b.file_path, "filePath is required")?;
+    Ok(Json(
+        s.app
+            .sessions
+            .add_doc(&id, &title, &file_path, b.content, b.task_id)
+            .await?,
+    ))
+}
+
+async fn add_task(
+    State(s): State<ApiState>,
+    PathParams((id, task_id)): PathParams<(Id, Id)>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(s.app.sessions.add_task(&id, &task_id).await?))
+}
+
+async fn remove_task(
+    State(s): State<ApiState>,
+    PathParams((id, task_id)): PathParams<(Id, Id)>,
+) -> ApiResult<Json<Session>> {
+    Ok(Json(s.app.sessions.remove_task(&id, &task_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalBody {
+    modal_id: Option<String>,
+    html: Option<String>,
+    title: Option<String>,
+    file_path: Option<String>,
+}
+
+async fn modal(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<ModalBody>,
+) -> ApiResult<Json<Value>> {
+    let modal_id = required(b.modal_id, "modalId is required")?;
+    if !maestro_domain::ids::is_valid_id(&modal_id) {
+        return Err(ApiError::invalid(
+            "Invalid modalId",
+            vec![maestro_domain::FieldError::new(
+                "modalId",
+                "ids match ^[A-Za-z0-9_-]{1,128}$",
+            )],
+        ));
+    }
+    let html = required(b.html, "html content is required")?;
+    s.app
+        .sessions
+        .show_modal(
+            &id,
+            ModalInput {
+                modal_id: modal_id.clone(),
+                html,
+                title: b.title,
+                file_path: b.file_path,
+            },
+        )
+        .await?;
+    Ok(Json(json!({
+        "success": true, "modalId": modal_id, "sessionId": *id, "message": "Modal sent to UI",
+    })))
+}
+
+#[derive(Deserialize)]
+struct ModalActionBody {
+    action: Option<String>,
+    data: Option<Value>,
+}
+
+async fn modal_action(
+    State(s): State<ApiState>,
+    PathParams((id, modal_id)): PathParams<(Id, Id)>,
+    JsonBody(b): JsonBody<ModalActionBody>,
+) -> ApiResult<Json<Value>> {
+    let action = required(b.action, "action is required")?;
+    s.app
+        .sessions
+        .modal_action(&id, &modal_id, &action, b.data.unwrap_or_else(|| json!({})))
+        .await?;
+    Ok(Json(
+        json!({ "success": true, "modalId": *modal_id, "action": action }),
+    ))
+}
+
+async fn modal_close(
+    State(s): State<ApiState>,
+    PathParams((id, modal_id)): PathParams<(Id, Id)>,
+) -> ApiResult<Json<Value>> {
+    s.app.sessions.modal_close(&id, &modal_id).await?;
+    Ok(Json(json!({ "success": true, "modalId": *modal_id })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PromptBody {
+    content: Option<Value>,
+    mode: Option<Value>,
+    sender_session_id: Option<String>,
+}
+
+async fn prompt(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<PromptBody>,
+) -> ApiResult<Json<Value>> {
+    let content = match b.content {
+        Some(Value::String(c)) if !c.is_empty() => c,
+        _ => {
+            return Err(ApiError::invalid(
+                "content is required and must be a string",
+                vec![maestro_domain::FieldError::new("content", "required non-empty string")],
+            ));
+        }
+    };
+    let mode = match b.mode {
+        None | Some(Value::Null) => PromptMode::Send,
+        Some(Value::String(m)) if PromptMode::parse(&m).is_some() => {
+            PromptMode::parse(&m).unwrap_or(PromptMode::Send)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "mode must be \"send\" or \"paste\"",
+                vec![maestro_domain::FieldError::new("mode", "send | paste")],
+            ));
+        }
+    };
+    s.app
+        .sessions
+        .prompt(
+            &id,
+            PromptInput {
+                content,
+                mode,
+                sender_session_id: b.sender_session_id,
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "success": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MailBody {
+    from_session_id: Option<String>,
+    from_name: Option<String>,
+    message: Option<String>,
+    detail: Option<String>,
+}
+
+async fn send_mail(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<MailBody>,
+) -> ApiResult<Json<Value>> {
+    let (Some(from_session_id), Some(from_name), Some(message)) = (
+        b.from_session_id.filter(|v| !v.is_empty()),
+        b.from_name.filter(|v| !v.is_empty()),
+        b.message.filter(|v| !v.is_empty()),
+    ) else {
+        return Err(ApiError::validation(
+            "fromSessionId, fromName, and message are required",
+        ));
+    };
+    let mail = s
+        .app
+        .mail
+        .notify(
+            &id,
+            SessionMailInput {
+                from_session_id,
+                from_name,
+                message,
+                detail: b.detail,
+            },
+        )
+        .await?;
+    Ok(Json(json!({ "success": true, "mailId": mail.id })))
+}
+
+async fn read_mail(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<Vec<SessionMail>>> {
+    Ok(Json(s.app.mail.read_session_mail(&id).await?))
+}
+
+/// Lenient view of a spawn body: wrong types become "absent" so the spawn service reports
+/// the reference's error codes in the reference's order.
+fn spawn_request(body: &Value) -> SpawnRequest {
+    let str_of = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let strs_of = |k: &str| {
+        body.get(k).and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+    };
+    let task_ids = body.get("taskIds").and_then(Value::as_array).and_then(|a| {
+        a.iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+    });
+    SpawnRequest {
+        project_id: str_of("projectId"),
+        task_ids,
+        session_name: str_of("sessionName"),
+        skills: strs_of("skills"),
+        session_id: str_of("sessionId"),
+        spawn_source: str_of("spawnSource"),
+        mode: str_of("mode"),
+        context: body.get("context").cloned().filter(|v| !v.is_null()),
+        team_member_ids: strs_of("teamMemberIds"),
+        delegate_team_member_ids: strs_of("delegateTeamMemberIds"),
+        team_member_id: str_of("teamMemberId"),
+        agent_tool: str_of("agentTool"),
+        model: str_of("model"),
+        initial_directive: body
+            .get("initialDirective")
+            .cloned()
+            .filter(Value::is_object),
+    }
+}
+
+async fn spawn(
+    State(s): State<ApiState>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<impl IntoResponse> {
+    let res = s.app.spawn.spawn(spawn_request(&body)).await?;
+    Ok((StatusCode::CREATED, Json(res)))
+}
+
+fn digest_options(q: &QueryMap) -> ApiResult<DigestOptions> {
+    let mut opts = DigestOptions::default();
+    if let Some(last) = q.int("last")? {
+        opts.last = last.max(0) as usize;
+    }
+    if let Some(max) = q.int("maxLength")? {
+        opts.max_length = max.max(0) as usize;
+    }
+    Ok(opts)
+}
+
+async fn digest_for(
+    s: &ApiState,
+    session: Session,
+    opts: DigestOptions,
+) -> ApiResult<TextOnlyDigest> {
+    let working_dir = s
+        .app
+        .projects
+        .get(&session.project_id)
+        .await
+        .map(|p| p.working_dir)
+        .unwrap_or_default();
+    let worker_name = session
+        .team_member_snapshot
+        .as_ref()
+        .map(|t| t.name.clone());
+    let digester: std::sync::Arc<LogDigester> = s.digester.clone();
+    let now = now_ms();
+    tokio::task::spawn_blocking(move || {
+        digester.digest(&session, &working_dir, opts, worker_name, now)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "log digest task failed");
+        ApiError::internal()
+    })
+}
+
+async fn log_digest(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    q: QueryMap,
+) -> ApiResult<Json<TextOnlyDigest>> {
+    let opts = digest_options(&q)?;
+    let session = s.app.sessions.get(&id).await?;
+    Ok(Json(digest_for(&s, session, opts).await?))
+}
+
+async fn log_digests(
+    State(s): State<ApiState>,
+    q: QueryMap,
+) -> ApiResult<Json<Vec<TextOnlyDigest>>> {
+    let opts = digest_options(&q)?;
+    // `Err(id)` stands for a requested id whose session is unknown: it gets the fallback.
+    let sessions: Vec<Result<Session, String>> =
+        if let Some(parent) = q.string("parentSessionId") {
+            s.app
+                .sessions
+                .list(&SessionFilter {
+                    parent_session_id: Some(parent),
+                    ..SessionFilter::default()
+                })
+                .await?
+                .into_iter()
+                .filter(|s| !s.status.is_terminal())
+                .map(Ok)
+                .collect()
+        } else if let Some(ids) = q.str("sessionIds") {
+            let mut v = Vec::new();
+            for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                v.push(s.app.sessions.get(id).await.map_err(|_| id.to_owned()));
+            }
+            v
+        } else {
+            return Ok(Json(Vec::new()));
+        };
+    let mut out = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        let digest = match session {
+            Ok(session) => {
+                let id = session.id.clone();
+                digest_for(&s, session, opts)
+                    .await
+                    .unwrap_or_else(|_| LogDigester::fallback(&id, now_ms()))
+            }
+            Err(id) => LogDigester::fallback(&id, now_ms()),
+        };
+        out.push(digest);
+    }
+    Ok(Json(out))
+}

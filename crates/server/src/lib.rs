@@ -1,0 +1,297 @@
+//! `maestro-server` as a library: configuration ([`config`]), adapter selection and the
+//! serve loop ([`Server`]). The binary in `main.rs` is a thin CLI over this.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use maestro_domain::events::EventBus;
+use maestro_domain::ids::{RandomIdGenerator, SystemClock};
+use maestro_domain::memory::{MemoryEventBus, ReplayConfig};
+use maestro_domain::{App, AppConfig, Ports};
+use maestro_fs_store::FsStore;
+use maestro_http_api::{ApiConfig, ApiState, ReadinessCheck, RealtimeStatus};
+use maestro_socketio_gateway::legacy_ws::{LegacyWsConfig, LegacyWsHub};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub mod config;
+pub mod manifest_cli;
+
+use config::{Config, StoreBackend};
+
+/// Variables passed through to spawned agents (ref §3.3.6 step 12).
+const PASSTHROUGH: &[&str] = &[
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_GCA",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+];
+
+/// `os.platform()` names: `linux`, `darwin`, `win32`.
+fn platform() -> String {
+    match std::env::consts::OS {
+        "macos" => "darwin".into(),
+        "windows" => "win32".into(),
+        other => other.into(),
+    }
+}
+
+struct FsReady(std::path::PathBuf);
+
+#[async_trait::async_trait]
+impl ReadinessCheck for FsReady {
+    fn name(&self) -> &str {
+        "store"
+    }
+    async fn check(&self) -> Result<(), String> {
+        tokio::fs::metadata(&self.0)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("data directory {}: {e}", self.0.display()))
+    }
+}
+
+struct HubStatus(Option<LegacyWsHub>);
+
+impl RealtimeStatus for HubStatus {
+    fn ws_status(&self) -> serde_json::Value {
+        match &self.0 {
+            Some(hub) => hub.status(),
+            None => serde_json::json!({ "connectedClients": 0, "clients": [], "legacyWs": "disabled" }),
+        }
+    }
+}
+
+/// A bound, composed server, ready to [`Server::serve`].
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    store: Arc<FsStore>,
+    hub: Option<LegacyWsHub>,
+    shutdown_tx: watch::Sender<bool>,
+    grace: Duration,
+    /// The advertised URL (written to `<data_dir>/server-url`).
+    pub server_url: String,
+}
+
+/// Routes every request carrying `Upgrade: websocket` to the legacy bridge (any path, ref
+/// §5.3); everything else to the REST router.
+async fn websocket_or_rest(State(hub): State<LegacyWsHub>, req: Request, next: Next) -> Response {
+    let is_upgrade = req
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return next.run(req).await;
+    }
+    let (mut parts, _body) = req.into_parts();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => hub.upgrade(ws),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+impl Server {
+    /// Opens the stores, builds every service and binds the listener.
+    ///
+    /// # Errors
+    /// Unsupported backends, an unreadable data directory, a port in use.
+    pub async fn build(cfg: &Config, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
+        if cfg.store.backend == StoreBackend::Postgres {
+            anyhow::bail!(
+                "store.backend = \"postgres\" is not available in this build yet; use \"fs\""
+            );
+        }
+        if cfg.redis.enabled {
+            anyhow::bail!("redis.enabled = true is not available in this build yet");
+        }
+        let addr: SocketAddr = tokio::net::lookup_host((cfg.host.as_str(), cfg.port))
+            .await
+            .with_context(|| format!("resolving host {}", cfg.host))?
+            .next()
+            .with_context(|| format!("no address for host {}", cfg.host))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let port = listener.local_addr()?.port();
+        let server_url = cfg.server_url(port);
+
+        let started = std::time::Instant::now();
+        let store = Arc::new(
+            FsStore::open(&cfg.data_dir)
+                .await
+                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?,
+        );
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, dir = %cfg.data_dir.display(), "data directory loaded");
+
+        let clock = Arc::new(SystemClock);
+        let bus: Arc<MemoryEventBus> = Arc::new(MemoryEventBus::new(
+            clock.clone(),
+            cfg.bus.subscriber_capacity,
+            ReplayConfig {
+                min_events: cfg.bus.replay_min_events,
+                min_age_ms: cfg.bus.replay_min_age_ms,
+                max_events: cfg.bus.replay_max_events,
+            },
+        ));
+        let bus_dyn: Arc<dyn EventBus> = bus;
+        let ports = Ports {
+            projects: store.projects.clone(),
+            tasks: store.tasks.clone(),
+            sessions: store.sessions.clone(),
+            mail: store.mail.clone(),
+            team_members: store.team_members.clone(),
+            orderings: store.orderings.clone(),
+            modals: store.modals.clone(),
+            manifests: Arc::new(manifest_cli::CliManifestGenerator {
+                cli_path: cfg.spawn.cli_path.clone(),
+                session_dir: cfg.session_dir.clone(),
+                data_dir: cfg.data_dir.clone(),
+                server_url: server_url.clone(),
+                timeout: Duration::from_millis(cfg.spawn.timeout_ms),
+            }),
+            bus: bus_dyn.clone(),
+            ids: Arc::new(RandomIdGenerator),
+            clock,
+        };
+        let app = App::new(
+            ports,
+            AppConfig {
+                hostname: hostname::get()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                platform: platform(),
+                server_url: server_url.clone(),
+                data_dir: cfg.data_dir.to_string_lossy().into_owned(),
+                session_dir: cfg.session_dir.to_string_lossy().into_owned(),
+                passthrough_env: PASSTHROUGH
+                    .iter()
+                    .filter_map(|k| env.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                    .collect(),
+            },
+        );
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let hub = cfg.realtime.legacy_ws.then(|| {
+            LegacyWsHub::start(
+                bus_dyn.clone(),
+                LegacyWsConfig {
+                    client_buffer: cfg.realtime.client_buffer,
+                    ..LegacyWsConfig::default()
+                },
+                shutdown_rx.clone(),
+            )
+        });
+        let home = env.get("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+        let api = ApiState::new(
+            app,
+            Arc::new(HubStatus(hub.clone())),
+            vec![Arc::new(FsReady(cfg.data_dir.clone()))],
+            ApiConfig {
+                body_limit_bytes: cfg.http.body_limit_bytes,
+                cors_origins: cfg.http.cors_origins.clone(),
+                claude_projects_dir: home.join(".claude").join("projects"),
+                home_dir: home,
+            },
+        );
+        let mut router = maestro_http_api::router(api);
+        if let Some(hub) = &hub {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                websocket_or_rest,
+            ));
+        }
+        Ok(Self {
+            listener,
+            router,
+            store,
+            hub,
+            shutdown_tx,
+            grace: Duration::from_millis(cfg.http.shutdown_grace_ms),
+            server_url,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Writes `<data_dir>/server-url` (ref §4.9; errors are logged, not fatal).
+    pub async fn write_server_url(&self, data_dir: &std::path::Path) {
+        if let Err(e) = tokio::fs::write(data_dir.join("server-url"), &self.server_url).await {
+            tracing::warn!(error = %e, "could not write server-url");
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then drains: stops accepting, lets in-flight
+    /// requests finish (bounded by `http.shutdown_grace_ms`), closes WebSocket clients and
+    /// flushes the store.
+    ///
+    /// # Errors
+    /// Accept-loop failures and store flush failures.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            store,
+            hub,
+            shutdown_tx,
+            grace,
+            ..
+        } = self;
+        let (signal_tx, mut signal_rx) = watch::channel(false);
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = signal_rx.wait_for(|v| *v).await;
+        });
+        let serving = tokio::spawn(async move { server.await });
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = shutdown_tx.send(true);
+        if let Some(hub) = &hub {
+            hub.close_all().await;
+        }
+        let _ = signal_tx.send(true);
+        match tokio::time::timeout(grace, serving).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
+            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
+            Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+        }
+        store.flush().await.context("flushing the store")?;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

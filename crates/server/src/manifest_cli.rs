@@ -1,0 +1,130 @@
+//! [`CliManifestGenerator`]: runs `maestro manifest generate` as the reference does
+//! (ref §3.3.6 step 11), with a time limit.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use maestro_domain::ports::{GeneratedManifest, ManifestGenerator, ManifestRequest};
+use tokio::process::Command;
+
+/// The `maestro` CLI as manifest generator.
+#[derive(Debug, Clone)]
+pub struct CliManifestGenerator {
+    /// CLI binary (`MAESTRO_CLI_PATH`, default `maestro`).
+    pub cli_path: String,
+    /// `<SESSION_DIR>`: manifests go to `<SESSION_DIR>/<sessionId>/manifest.json`.
+    pub session_dir: PathBuf,
+    /// Data directory the CLI reads projects and tasks from (`DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `MAESTRO_SERVER_URL` for the CLI.
+    pub server_url: String,
+    /// Time limit.
+    pub timeout: Duration,
+}
+
+const NOT_FOUND: &str = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
+
+impl CliManifestGenerator {
+    fn args(&self, req: &ManifestRequest, output: &str) -> Vec<String> {
+        let mut args: Vec<String> = vec![
+            "manifest".into(),
+            "generate".into(),
+            "--mode".into(),
+            req.mode.clone(),
+            "--project-id".into(),
+            req.project_id.clone(),
+            "--task-ids".into(),
+            req.task_ids.join(","),
+            "--skills".into(),
+            req.skills.join(","),
+            "--output".into(),
+            output.to_owned(),
+        ];
+        if let Some(m) = &req.model {
+            args.extend(["--model".into(), m.clone()]);
+        }
+        if let Some(t) = req.agent_tool.as_ref().filter(|t| *t != "claude-code") {
+            args.extend(["--agent-tool".into(), t.clone()]);
+        }
+        if !req.reference_task_ids.is_empty() {
+            args.extend([
+                "--reference-task-ids".into(),
+                req.reference_task_ids.join(","),
+            ]);
+        }
+        if !req.team_member_ids.is_empty() {
+            args.extend(["--team-member-ids".into(), req.team_member_ids.join(",")]);
+        }
+        if let Some(id) = &req.team_member_id {
+            args.extend(["--team-member-id".into(), id.clone()]);
+        }
+        args
+    }
+}
+
+#[async_trait]
+impl ManifestGenerator for CliManifestGenerator {
+    async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
+        let dir = self.session_dir.join(&req.session_id);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| format!("Failed to spawn maestro CLI: cannot create {}: {e}", dir.display()))?;
+        let output = dir.join("manifest.json");
+        let output_str = output.to_string_lossy().into_owned();
+        let mut cmd = Command::new(&self.cli_path);
+        cmd.args(self.args(req, &output_str))
+            .env("MAESTRO_SERVER_URL", &self.server_url)
+            .env("DATA_DIR", &self.data_dir)
+            .env("SESSION_DIR", &self.session_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(d) = &req.initial_directive {
+            cmd.env("MAESTRO_INITIAL_DIRECTIVE", d.to_string());
+        }
+        if let Some(c) = &req.coordinator_session_id {
+            cmd.env("MAESTRO_COORDINATOR_SESSION_ID", c);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                NOT_FOUND.to_owned()
+            } else {
+                format!("Failed to spawn maestro CLI: {e}")
+            }
+        })?;
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                format!(
+                    "Manifest generation timed out after {} ms",
+                    self.timeout.as_millis()
+                )
+            })?
+            .map_err(|e| format!("Failed to spawn maestro CLI: {e}"))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            if stderr.contains("command not found") || stderr.contains("ENOENT") {
+                return Err(NOT_FOUND.to_owned());
+            }
+            let code = out
+                .status
+                .code()
+                .map_or_else(|| "signal".to_owned(), |c| c.to_string());
+            return Err(format!(
+                "Manifest generation failed (exit code {code}): {stderr}"
+            ));
+        }
+        let text = tokio::fs::read_to_string(&output)
+            .await
+            .map_err(|e| format!("Failed to read manifest: {e}"))?;
+        let manifest = serde_json::from_str(&text)
+            .map_err(|e| format!("Failed to read manifest: {e}"))?;
+        Ok(GeneratedManifest {
+            path: output_str,
+            manifest,
+        })
+    }
+}
