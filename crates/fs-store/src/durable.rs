@@ -1,0 +1,208 @@
+//! Blocking, crash-safe file primitives: atomic replace and durable unlink.
+//!
+//! A file is replaced by writing a temp file in the same directory, `fsync`ing it, renaming it
+//! over the target and `fsync`ing the directory, so after a crash the target holds either the
+//! old or the new bytes, never a torn mix. Directory `fsync`s are group-committed per directory
+//! ([`DirSyncs`]): concurrent writers in one directory share one `fsync` that started after
+//! their rename, instead of each paying for its own.
+//!
+//! Everything here blocks; callers run it on the blocking pool or in load threads.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+/// Suffix of our temp files; `.<name>.<pid>.<n>.tmp` files are removed at start-up.
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// True if `name` is one of our temp files (`.<something>.tmp`).
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(TMP_SUFFIX)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}.{n}{TMP_SUFFIX}", std::process::id()))
+}
+
+/// Group-committed directory `fsync`s, one coordinator per directory.
+#[derive(Default)]
+pub(crate) struct DirSyncs {
+    dirs: Mutex<HashMap<PathBuf, Arc<DirSync>>>,
+}
+
+#[derive(Default)]
+struct DirSync {
+    state: Mutex<DirSyncState>,
+    cond: Condvar,
+}
+
+#[derive(Default)]
+struct DirSyncState {
+    /// Number of fsyncs started so far (the generation of the latest one).
+    started: u64,
+    /// Generation of the latest finished fsync.
+    done: u64,
+    /// Generation of the latest successful fsync.
+    ok: u64,
+    /// Error of the latest failed fsync.
+    error: Option<Arc<io::Error>>,
+    running: bool,
+}
+
+impl DirSyncs {
+    /// Makes every directory entry change made in `dir` before this call durable: returns once
+    /// an `fsync` of `dir` that started after the call has completed.
+    pub(crate) fn sync(&self, dir: &Path) -> io::Result<()> {
+        let ds = lock(&self.dirs)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone();
+        let mut st = lock(&ds.state);
+        // Any fsync that starts from now on covers our change.
+        let needed = st.started + 1;
+        loop {
+            if st.done >= needed {
+                if st.ok >= needed {
+                    return Ok(());
+                }
+                let err = st.error.clone();
+                return Err(match err {
+                    Some(e) => io::Error::new(e.kind(), e.to_string()),
+                    None => io::Error::other("directory fsync failed"),
+                });
+            }
+            if st.running {
+                st = ds.cond.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            st.running = true;
+            st.started += 1;
+            let generation = st.started;
+            drop(st);
+            let result = fsync_dir(dir);
+            st = lock(&ds.state);
+            st.running = false;
+            st.done = generation;
+            match result {
+                Ok(()) => st.ok = generation,
+                Err(e) => st.error = Some(Arc::new(e)),
+            }
+            ds.cond.notify_all();
+        }
+    }
+}
+
+/// `fsync` of a directory (makes renames, creations and unlinks in it durable).
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` (and its parents) and makes the new entries durable.
+pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        ensure_dir(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match dir.parent() {
+        Some(parent) => fsync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Atomically replaces `path` with `bytes` and makes it durable (temp + fsync + rename +
+/// fsync(dir)). Creates the parent directory if needed.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], dirs: &DirSyncs) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path has no parent directory"))?;
+    let tmp = temp_path(path);
+    let open = || OpenOptions::new().write(true).create_new(true).open(&tmp);
+    let mut file = match open() {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            ensure_dir(dir)?;
+            open()?
+        }
+        Err(e) => return Err(e),
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    drop(file);
+    if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    dirs.sync(dir)
+}
+
+/// Removes `path` durably; a missing file is fine.
+pub(crate) fn remove_durable(path: &Path, dirs: &DirSyncs) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => match path.parent() {
+            Some(dir) => dirs.sync(dir),
+            None => Ok(()),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn write_replace_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = DirSyncs::default();
+        let p = dir.path().join("sub/deeper/a.json");
+        write_atomic(&p, b"one", &dirs).unwrap();
+        write_atomic(&p, b"two", &dirs).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+        remove_durable(&p, &dirs).unwrap();
+        remove_durable(&p, &dirs).unwrap();
+        assert!(!p.exists());
+        assert!(is_temp_name(".a.json.1.2.tmp"));
+        assert!(!is_temp_name("a.json"));
+    }
+
+    #[test]
+    fn concurrent_dir_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = DirSyncs::default();
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let dirs = &dirs;
+                let p = dir.path().join(format!("f{i}.json"));
+                s.spawn(move || write_atomic(&p, b"x", dirs).unwrap());
+            }
+        });
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 16);
+    }
+}
