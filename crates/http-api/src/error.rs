@@ -19,7 +19,7 @@ pub struct ApiError {
     /// Message (never an internal cause).
     pub message: String,
     /// Optional details (`[{path, message}]` for validation errors).
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// `Retry-After` seconds for 429 / 503.
     pub retry_after: Option<u64>,
 }
@@ -44,7 +44,7 @@ impl ApiError {
     /// 400 `VALIDATION_ERROR` with `[{path, message}]` details.
     pub fn invalid(message: impl Into<String>, details: Vec<FieldError>) -> Self {
         let mut e = Self::validation(message);
-        e.details = Some(json!(details));
+        e.details = Some(Box::new(json!(details)));
         e
     }
 
@@ -79,7 +79,7 @@ impl From<DomainError> for ApiError {
             DomainError::Validation { message, details } => {
                 let mut e = Self::validation(message);
                 if !details.is_empty() {
-                    e.details = Some(json!(details));
+                    e.details = Some(Box::new(json!(details)));
                 }
                 e
             }
@@ -89,7 +89,11 @@ impl From<DomainError> for ApiError {
             DomainError::BusinessRule(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, m),
             DomainError::StoreUnavailable(_) | DomainError::BusUnavailable(_) => {
                 tracing::error!(error = %err, "backend unavailable");
-                let what = if code == "STORE_UNAVAILABLE" { "store" } else { "event bus" };
+                let what = if code == "STORE_UNAVAILABLE" {
+                    "store"
+                } else {
+                    "event bus"
+                };
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     code,
@@ -110,7 +114,7 @@ impl From<DomainError> for ApiError {
                     SpawnErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 };
                 let mut e = Self::new(status, code, message);
-                e.details = details;
+                e.details = details.map(Box::new);
                 e
             }
             DomainError::Internal { .. } => {
@@ -130,7 +134,7 @@ impl IntoResponse for ApiError {
             "message": self.message,
         });
         if let Some(d) = self.details {
-            body["details"] = d;
+            body["details"] = *d;
         }
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after

@@ -60,7 +60,14 @@ pub fn from_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, Ap
         let path = if path == "." { String::new() } else { path };
         let message = e.into_inner().to_string();
         ApiError::invalid(
-            format!("Invalid {what}: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") }),
+            format!(
+                "Invalid {what}: {}{message}",
+                if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("{path}: ")
+                }
+            ),
             vec![FieldError::new(path, message)],
         )
     })
@@ -156,14 +163,19 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
         axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e| ApiError::validation(format!("Invalid query parameters: {}", e.body_text())))
+            .map_err(|e| {
+                ApiError::validation(format!("Invalid query parameters: {}", e.body_text()))
+            })
     }
 }
 
 impl QueryMap {
     /// A non-empty string parameter.
     pub fn str(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str).filter(|s| !s.is_empty())
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// An owned non-empty string parameter.

@@ -11,7 +11,10 @@ use support::{Harness, assert_error};
 async fn project_lifecycle_with_events() {
     let mut h = Harness::new();
     let r = h
-        .post("/api/projects", json!({ "name": "  Alpha  ", "workingDir": "/w", "extra": 1 }))
+        .post(
+            "/api/projects",
+            json!({ "name": "  Alpha  ", "workingDir": "/w", "extra": 1 }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let p = r.body.clone();
@@ -33,16 +36,27 @@ async fn project_lifecycle_with_events() {
 
     h.clock.advance(5);
     let r = h
-        .put(&format!("/api/projects/{id}"), json!({ "description": "d", "bogus": true, "id": "x" }))
+        .put(
+            &format!("/api/projects/{id}"),
+            json!({ "description": "d", "bogus": true, "id": "x" }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["description"], "d");
     assert_eq!(r.body["id"], json!(id));
     assert!(r.body.get("bogus").is_none());
-    assert_eq!(r.body["updatedAt"].as_i64().unwrap(), p["createdAt"].as_i64().unwrap() + 5);
+    assert_eq!(
+        r.body["updatedAt"].as_i64().unwrap(),
+        p["createdAt"].as_i64().unwrap() + 5
+    );
     assert_eq!(h.names(), ["project:updated"]);
 
-    assert_error(&h.put(&format!("/api/projects/{id}"), json!({ "name": "  " })).await, 400, "VALIDATION_ERROR");
+    assert_error(
+        &h.put(&format!("/api/projects/{id}"), json!({ "name": "  " }))
+            .await,
+        400,
+        "VALIDATION_ERROR",
+    );
     assert_error(&h.get("/api/projects/proj_missing").await, 404, "NOT_FOUND");
 
     let r = h.delete(&format!("/api/projects/{id}")).await;
@@ -50,7 +64,11 @@ async fn project_lifecycle_with_events() {
     let evs = h.drain();
     assert_eq!(evs[0].name, "project:deleted");
     assert_eq!(evs[0].data, json!({ "id": id }));
-    assert_error(&h.delete(&format!("/api/projects/{id}")).await, 404, "NOT_FOUND");
+    assert_error(
+        &h.delete(&format!("/api/projects/{id}")).await,
+        404,
+        "NOT_FOUND",
+    );
 }
 
 #[tokio::test]
@@ -65,11 +83,17 @@ async fn project_errors() {
     let t = h.task(&p, "T").await;
     let r = h.delete(&format!("/api/projects/{p}")).await;
     assert_error(&r, 422, "BUSINESS_RULE_ERROR");
-    assert_eq!(r.body["message"], "Cannot delete project with existing tasks");
+    assert_eq!(
+        r.body["message"],
+        "Cannot delete project with existing tasks"
+    );
     h.delete(&format!("/api/tasks/{t}")).await;
     h.session(&p, &[]).await;
     let r = h.delete(&format!("/api/projects/{p}")).await;
-    assert_eq!(r.body["message"], "Cannot delete project with existing sessions");
+    assert_eq!(
+        r.body["message"],
+        "Cannot delete project with existing sessions"
+    );
 }
 
 #[tokio::test]
@@ -77,17 +101,32 @@ async fn task_create_defaults_and_validation_order() {
     let mut h = Harness::new();
     let r = h.post("/api/tasks", json!({ "title": "x" })).await;
     assert_eq!(r.body["message"], "Project ID is required");
-    let r = h.post("/api/tasks", json!({ "projectId": "p1", "title": " " })).await;
+    let r = h
+        .post("/api/tasks", json!({ "projectId": "p1", "title": " " }))
+        .await;
     assert_eq!(r.body["message"], "Task title is required");
-    let r = h.post("/api/tasks", json!({ "projectId": "p1", "title": "x" })).await;
+    let r = h
+        .post("/api/tasks", json!({ "projectId": "p1", "title": "x" }))
+        .await;
     assert_error(&r, 404, "NOT_FOUND");
     assert_eq!(r.body["message"], "Project with id 'p1' not found");
     let p = h.project("P").await;
-    let r = h.post("/api/tasks", json!({ "projectId": p, "title": "x", "parentId": "task_nope" })).await;
-    assert_eq!(r.body["message"], "Parent task with id 'task_nope' not found");
+    let r = h
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": "x", "parentId": "task_nope" }),
+        )
+        .await;
+    assert_eq!(
+        r.body["message"],
+        "Parent task with id 'task_nope' not found"
+    );
 
     let r = h
-        .post("/api/tasks", json!({ "projectId": p, "title": " Build ", "priority": "high", "skillIds": ["s"] }))
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": " Build ", "priority": "high", "skillIds": ["s"] }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let t = &r.body;
@@ -103,14 +142,22 @@ async fn task_create_defaults_and_validation_order() {
     assert_eq!(t["referenceTaskIds"], json!([]));
     assert_eq!(t["description"], "");
     assert_eq!(t["initialPrompt"], "");
-    assert!(t.get("taskSessionStatuses").is_none(), "absent on a fresh task (ref §1.2)");
+    assert!(
+        t.get("taskSessionStatuses").is_none(),
+        "absent on a fresh task (ref §1.2)"
+    );
     assert!(t.get("pinned").is_none());
     let evs = h.drain();
     assert_eq!(evs.len(), 1);
     assert_eq!(evs[0].name, "task:created");
     assert_eq!(&evs[0].data, t);
 
-    let r = h.post("/api/tasks", json!({ "projectId": p, "title": "x", "priority": "urgent" })).await;
+    let r = h
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": "x", "priority": "urgent" }),
+        )
+        .await;
     assert_error(&r, 400, "VALIDATION_ERROR");
     assert_eq!(r.body["details"][0]["path"], "priority");
 }
@@ -121,14 +168,29 @@ async fn task_update_user_form_and_notifications() {
     let p = h.project("P").await;
     let t = h.task(&p, "T").await;
     h.clock.advance(10);
-    let r = h.patch(&format!("/api/tasks/{t}"), json!({ "status": "in_progress", "pinned": true })).await;
+    let r = h
+        .patch(
+            &format!("/api/tasks/{t}"),
+            json!({ "status": "in_progress", "pinned": true }),
+        )
+        .await;
     let started = r.body["startedAt"].as_i64().unwrap();
     assert_eq!(r.body["pinned"], true);
     assert_eq!(h.names(), ["task:updated"]);
     h.clock.advance(10);
-    h.patch(&format!("/api/tasks/{t}"), json!({ "status": "todo" })).await;
-    let r = h.patch(&format!("/api/tasks/{t}"), json!({ "status": "in_progress" })).await;
-    assert_eq!(r.body["startedAt"].as_i64().unwrap(), started, "startedAt set once");
+    h.patch(&format!("/api/tasks/{t}"), json!({ "status": "todo" }))
+        .await;
+    let r = h
+        .patch(
+            &format!("/api/tasks/{t}"),
+            json!({ "status": "in_progress" }),
+        )
+        .await;
+    assert_eq!(
+        r.body["startedAt"].as_i64().unwrap(),
+        started,
+        "startedAt set once"
+    );
     h.drain();
 
     for (status, note) in [
@@ -137,32 +199,63 @@ async fn task_update_user_form_and_notifications() {
         ("in_review", "notify:task_in_review"),
         ("blocked", "notify:task_blocked"),
     ] {
-        h.patch(&format!("/api/tasks/{t}"), json!({ "status": status })).await;
+        h.patch(&format!("/api/tasks/{t}"), json!({ "status": status }))
+            .await;
         let evs = h.drain();
-        assert_eq!(evs.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["task:updated", note]);
+        assert_eq!(
+            evs.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["task:updated", note]
+        );
         assert_eq!(evs[1].data, json!({ "taskId": t, "title": "T" }));
         // Same status again: no notification.
-        h.patch(&format!("/api/tasks/{t}"), json!({ "status": status })).await;
+        h.patch(&format!("/api/tasks/{t}"), json!({ "status": status }))
+            .await;
         assert_eq!(h.names(), ["task:updated"]);
     }
 
     let r = h
-        .patch(&format!("/api/tasks/{t}"), json!({ "taskSessionStatuses": { "s1": "working", "s2": "completed" } }))
+        .patch(
+            &format!("/api/tasks/{t}"),
+            json!({ "taskSessionStatuses": { "s1": "working", "s2": "completed" } }),
+        )
         .await;
-    assert_eq!(r.body["taskSessionStatuses"], json!({ "s1": "working", "s2": "completed" }));
+    assert_eq!(
+        r.body["taskSessionStatuses"],
+        json!({ "s1": "working", "s2": "completed" })
+    );
     let evs = h.drain();
     assert_eq!(evs[1].name, "notify:task_session_completed");
-    assert_eq!(evs[1].data, json!({ "taskId": t, "sessionId": "s2", "title": "T" }));
-    let r = h.patch(&format!("/api/tasks/{t}"), json!({ "taskSessionStatuses": { "s1": "failed" } })).await;
-    assert_eq!(r.body["taskSessionStatuses"], json!({ "s1": "failed", "s2": "completed" }), "merged");
+    assert_eq!(
+        evs[1].data,
+        json!({ "taskId": t, "sessionId": "s2", "title": "T" })
+    );
+    let r = h
+        .patch(
+            &format!("/api/tasks/{t}"),
+            json!({ "taskSessionStatuses": { "s1": "failed" } }),
+        )
+        .await;
+    assert_eq!(
+        r.body["taskSessionStatuses"],
+        json!({ "s1": "failed", "s2": "completed" }),
+        "merged"
+    );
     assert_eq!(h.names(), ["task:updated", "notify:task_session_failed"]);
 
-    let r = h.patch(&format!("/api/tasks/{t}"), json!({ "title": "" })).await;
+    let r = h
+        .patch(&format!("/api/tasks/{t}"), json!({ "title": "" }))
+        .await;
     assert_eq!(r.body["message"], "Task title cannot be empty");
-    let r = h.patch(&format!("/api/tasks/{t}"), json!({ "status": "done" })).await;
+    let r = h
+        .patch(&format!("/api/tasks/{t}"), json!({ "status": "done" }))
+        .await;
     assert_error(&r, 400, "VALIDATION_ERROR");
     assert_eq!(r.body["details"][0]["path"], "status");
-    assert_error(&h.patch("/api/tasks/task_x", json!({ "title": "a" })).await, 404, "NOT_FOUND");
+    assert_error(
+        &h.patch("/api/tasks/task_x", json!({ "title": "a" })).await,
+        404,
+        "NOT_FOUND",
+    );
 }
 
 #[tokio::test]
@@ -179,17 +272,29 @@ async fn task_update_session_form_links_and_sets_only_its_status() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["title"], "T");
-    assert_eq!(r.body["taskSessionStatuses"], json!({ s.clone(): "working" }));
+    assert_eq!(
+        r.body["taskSessionStatuses"],
+        json!({ s.clone(): "working" })
+    );
     assert_eq!(r.body["sessionIds"], json!([s]));
     assert_eq!(r.body["status"], "todo");
-    assert_eq!(h.names(), ["session:task_added", "task:session_added", "task:updated"]);
+    assert_eq!(
+        h.names(),
+        ["session:task_added", "task:session_added", "task:updated"]
+    );
     let session = h.get(&format!("/api/sessions/{s}")).await.body;
     assert_eq!(session["taskIds"], json!([t]));
-    assert_eq!(session["timeline"].as_array().unwrap().last().unwrap()["message"], "Added task to session");
+    assert_eq!(
+        session["timeline"].as_array().unwrap().last().unwrap()["message"],
+        "Added task to session"
+    );
 
     // Already linked: no link events again.
-    h.patch(&format!("/api/tasks/{t}"), json!({ "updateSource": "session", "sessionId": s, "sessionStatus": "completed" }))
-        .await;
+    h.patch(
+        &format!("/api/tasks/{t}"),
+        json!({ "updateSource": "session", "sessionId": s, "sessionStatus": "completed" }),
+    )
+    .await;
     assert_eq!(h.names(), ["task:updated", "notify:task_session_completed"]);
     let r = h
         .patch(&format!("/api/tasks/{t}"), json!({ "updateSource": "session", "sessionId": "sess_nope", "sessionStatus": "working" }))
@@ -202,14 +307,51 @@ async fn task_delete_cascades_children_first_and_unlinks_sessions() {
     let mut h = Harness::new();
     let p = h.project("P").await;
     let root = h.task(&p, "root").await;
-    let a = h.post("/api/tasks", json!({ "projectId": p, "title": "a", "parentId": root })).await.body["id"].as_str().unwrap().to_owned();
-    let a1 = h.post("/api/tasks", json!({ "projectId": p, "title": "a1", "parentId": a })).await.body["id"].as_str().unwrap().to_owned();
-    let b = h.post("/api/tasks", json!({ "projectId": p, "title": "b", "parentId": root })).await.body["id"].as_str().unwrap().to_owned();
+    let a = h
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": "a", "parentId": root }),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a1 = h
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": "a1", "parentId": a }),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = h
+        .post(
+            "/api/tasks",
+            json!({ "projectId": p, "title": "b", "parentId": root }),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let s = h.session(&p, &[&a1]).await;
 
     let kids = h.get(&format!("/api/tasks/{root}/children")).await.body;
-    assert_eq!(kids.as_array().unwrap().iter().map(|t| t["id"].clone()).collect::<Vec<_>>(), [json!(a), json!(b)]);
-    let roots = h.get(&format!("/api/tasks?projectId={p}&parentId=null")).await.body;
+    assert_eq!(
+        kids.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].clone())
+            .collect::<Vec<_>>(),
+        [json!(a), json!(b)]
+    );
+    let roots = h
+        .get(&format!("/api/tasks?projectId={p}&parentId=null"))
+        .await
+        .body;
     assert_eq!(roots.as_array().unwrap().len(), 1);
 
     let r = h.delete(&format!("/api/tasks/{root}")).await;
@@ -220,10 +362,24 @@ async fn task_delete_cascades_children_first_and_unlinks_sessions() {
         .filter(|e| e.name == "task:deleted")
         .map(|e| e.data["id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(deleted, [b.clone(), a1.clone(), a.clone(), root.clone()], "children before parents");
-    assert_eq!(h.get(&format!("/api/tasks?projectId={p}")).await.body, json!([]));
-    assert_eq!(h.get(&format!("/api/sessions/{s}")).await.body["taskIds"], json!([]));
-    assert_error(&h.get(&format!("/api/tasks/{a}/children")).await, 404, "NOT_FOUND");
+    assert_eq!(
+        deleted,
+        [b.clone(), a1.clone(), a.clone(), root.clone()],
+        "children before parents"
+    );
+    assert_eq!(
+        h.get(&format!("/api/tasks?projectId={p}")).await.body,
+        json!([])
+    );
+    assert_eq!(
+        h.get(&format!("/api/sessions/{s}")).await.body["taskIds"],
+        json!([])
+    );
+    assert_error(
+        &h.get(&format!("/api/tasks/{a}/children")).await,
+        404,
+        "NOT_FOUND",
+    );
 }
 
 #[tokio::test]
@@ -232,26 +388,62 @@ async fn task_timeline_and_docs() {
     let p = h.project("P").await;
     let t = h.task(&p, "T").await;
     let s = h.session(&p, &[]).await;
-    let r = h.post(&format!("/api/tasks/{t}/timeline"), json!({ "sessionId": s })).await;
+    let r = h
+        .post(
+            &format!("/api/tasks/{t}/timeline"),
+            json!({ "sessionId": s }),
+        )
+        .await;
     assert_eq!(r.body["message"], "message is required");
-    let r = h.post(&format!("/api/tasks/{t}/timeline"), json!({ "message": "m" })).await;
+    let r = h
+        .post(
+            &format!("/api/tasks/{t}/timeline"),
+            json!({ "message": "m" }),
+        )
+        .await;
     assert_eq!(r.body["message"], "sessionId is required");
-    let r = h.post(&format!("/api/tasks/{t}/timeline"), json!({ "message": "half", "sessionId": s })).await;
-    assert_eq!(r.body, json!({ "success": true, "taskId": t, "sessionId": s, "message": "half", "type": "progress" }));
+    let r = h
+        .post(
+            &format!("/api/tasks/{t}/timeline"),
+            json!({ "message": "half", "sessionId": s }),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({ "success": true, "taskId": t, "sessionId": s, "message": "half", "type": "progress" })
+    );
     assert_eq!(h.names(), ["session:updated", "notify:progress"]);
 
-    let r = h.post(&format!("/api/tasks/{t}/docs"), json!({ "title": "Spec", "filePath": "/d.md", "sessionId": s })).await;
+    let r = h
+        .post(
+            &format!("/api/tasks/{t}/docs"),
+            json!({ "title": "Spec", "filePath": "/d.md", "sessionId": s }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.body["success"], true);
     assert!(r.body["addedAt"].is_i64());
     let names = h.names();
-    assert_eq!(names, ["session:updated", "session:task_added", "task:session_added"], "doc links the session");
+    assert_eq!(
+        names,
+        [
+            "session:updated",
+            "session:task_added",
+            "task:session_added"
+        ],
+        "doc links the session"
+    );
     let docs = h.get(&format!("/api/tasks/{t}/docs")).await.body;
     assert_eq!(docs[0]["title"], "Spec");
     assert_eq!(docs[0]["taskId"], json!(t));
     assert_eq!(docs[0]["sessionId"], json!(s));
     assert_eq!(docs[0]["sessionName"], "Unnamed Session");
-    let r = h.post(&format!("/api/tasks/{t}/docs"), json!({ "title": "Spec", "sessionId": s })).await;
+    let r = h
+        .post(
+            &format!("/api/tasks/{t}/docs"),
+            json!({ "title": "Spec", "sessionId": s }),
+        )
+        .await;
     assert_eq!(r.body["message"], "filePath is required");
 }
 
@@ -262,11 +454,18 @@ async fn task_list_filters() {
     let q = h.project("Q").await;
     let t1 = h.task(&p, "1").await;
     h.task(&q, "2").await;
-    h.patch(&format!("/api/tasks/{t1}"), json!({ "status": "blocked" })).await;
-    let r = h.get(&format!("/api/tasks?projectId={p}&status=blocked")).await;
+    h.patch(&format!("/api/tasks/{t1}"), json!({ "status": "blocked" }))
+        .await;
+    let r = h
+        .get(&format!("/api/tasks?projectId={p}&status=blocked"))
+        .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
     assert_eq!(h.get("/api/tasks").await.body.as_array().unwrap().len(), 2);
-    assert_error(&h.get("/api/tasks?status=nope").await, 400, "VALIDATION_ERROR");
+    assert_error(
+        &h.get("/api/tasks?status=nope").await,
+        400,
+        "VALIDATION_ERROR",
+    );
     // Stable order: creation time then id.
     let all = h.get("/api/tasks").await.body;
     assert_eq!(all[0]["title"], "1");

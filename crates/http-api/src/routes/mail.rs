@@ -77,12 +77,11 @@ async fn send(State(s): State<ApiState>, JsonBody(b): JsonBody<SendBody>) -> Api
 }
 
 fn strict(q: &QueryMap, allowed: &[&str]) -> ApiResult<()> {
-    let unknown: Vec<FieldError> = q
-        .0
-        .keys()
-        .filter(|k| !allowed.contains(&k.as_str()))
-        .map(|k| FieldError::new(k.clone(), "unknown query parameter"))
-        .collect();
+    let unknown: Vec<FieldError> =
+        q.0.keys()
+            .filter(|k| !allowed.contains(&k.as_str()))
+            .map(|k| FieldError::new(k.clone(), "unknown query parameter"))
+            .collect();
     if unknown.is_empty() {
         Ok(())
     } else {
@@ -116,7 +115,10 @@ async fn wait(
         Some(_) => {
             return Err(ApiError::invalid(
                 "Invalid query parameters",
-                vec![FieldError::new("timeout", "must be between 1000 and 120000 (ms)")],
+                vec![FieldError::new(
+                    "timeout",
+                    "must be between 1000 and 120000 (ms)",
+                )],
             ));
         }
     };

@@ -23,7 +23,10 @@ fn entity_type(s: &str) -> ApiResult<OrderingEntityType> {
     OrderingEntityType::parse(s).ok_or_else(|| {
         ApiError::invalid(
             "entityType must be \"task\" or \"session\"",
-            vec![maestro_domain::FieldError::new("entityType", "task | session")],
+            vec![maestro_domain::FieldError::new(
+                "entityType",
+                "task | session",
+            )],
         )
     })
 }
@@ -48,15 +51,22 @@ async fn save(
     JsonBody(b): JsonBody<SaveBody>,
 ) -> ApiResult<Json<Ordering>> {
     let kind = entity_type(&kind)?;
-    let ids: Option<Vec<String>> = b.ordered_ids.as_ref().and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-    });
+    let ids: Option<Vec<String>> = b
+        .ordered_ids
+        .as_ref()
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        });
     let ids = ids.ok_or_else(|| {
         ApiError::invalid(
             "orderedIds must be an array",
-            vec![maestro_domain::FieldError::new("orderedIds", "array of strings")],
+            vec![maestro_domain::FieldError::new(
+                "orderedIds",
+                "array of strings",
+            )],
         )
     })?;
     Ok(Json(s.app.orderings.save(&project, kind, ids).await?))

@@ -192,8 +192,12 @@ fn now_ms() -> i64 {
 }
 
 fn fill_id(id: Option<String>, ts: i64) -> String {
-    id.filter(|i| !i.is_empty())
-        .unwrap_or_else(|| format!("evt_{ts}_{}", &uuid::Uuid::new_v4().simple().to_string()[..9]))
+    id.filter(|i| !i.is_empty()).unwrap_or_else(|| {
+        format!(
+            "evt_{ts}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..9]
+        )
+    })
 }
 
 async fn update(
@@ -426,7 +430,10 @@ async fn prompt(
         _ => {
             return Err(ApiError::invalid(
                 "content is required and must be a string",
-                vec![maestro_domain::FieldError::new("content", "required non-empty string")],
+                vec![maestro_domain::FieldError::new(
+                    "content",
+                    "required non-empty string",
+                )],
             ));
         }
     };
@@ -602,28 +609,27 @@ async fn log_digests(
 ) -> ApiResult<Json<Vec<TextOnlyDigest>>> {
     let opts = digest_options(&q)?;
     // `Err(id)` stands for a requested id whose session is unknown: it gets the fallback.
-    let sessions: Vec<Result<Session, String>> =
-        if let Some(parent) = q.string("parentSessionId") {
-            s.app
-                .sessions
-                .list(&SessionFilter {
-                    parent_session_id: Some(parent),
-                    ..SessionFilter::default()
-                })
-                .await?
-                .into_iter()
-                .filter(|s| !s.status.is_terminal())
-                .map(Ok)
-                .collect()
-        } else if let Some(ids) = q.str("sessionIds") {
-            let mut v = Vec::new();
-            for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-                v.push(s.app.sessions.get(id).await.map_err(|_| id.to_owned()));
-            }
-            v
-        } else {
-            return Ok(Json(Vec::new()));
-        };
+    let sessions: Vec<Result<Session, String>> = if let Some(parent) = q.string("parentSessionId") {
+        s.app
+            .sessions
+            .list(&SessionFilter {
+                parent_session_id: Some(parent),
+                ..SessionFilter::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|s| !s.status.is_terminal())
+            .map(Ok)
+            .collect()
+    } else if let Some(ids) = q.str("sessionIds") {
+        let mut v = Vec::new();
+        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            v.push(s.app.sessions.get(id).await.map_err(|_| id.to_owned()));
+        }
+        v
+    } else {
+        return Ok(Json(Vec::new()));
+    };
     let mut out = Vec::with_capacity(sessions.len());
     for session in sessions {
         let digest = match session {

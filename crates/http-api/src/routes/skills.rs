@@ -24,9 +24,7 @@ pub(super) fn routes() -> Router<ApiState> {
 }
 
 /// Runs a blocking skill-loader call off the async runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         tracing::error!(error = %e, "skill loader task failed");
         ApiError::internal()

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::Router;
 use maestro_domain::entities::{
     Task, TaskFilter, TaskPatch, TaskPriority, TaskSessionStatus, TaskStatus, TimelineEventType,
     UpdateSource,
@@ -34,7 +34,9 @@ async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Task
     let filter = TaskFilter {
         project_id: q.string("projectId"),
         status: q.parsed("status", TaskStatus::parse, &TaskStatus::expected())?,
-        parent_id: q.str("parentId").map(|p| (p != "null").then(|| p.to_owned())),
+        parent_id: q
+            .str("parentId")
+            .map(|p| (p != "null").then(|| p.to_owned())),
         session_id: q.string("sessionId"),
     };
     Ok(Json(s.app.tasks.list(&filter).await?))
@@ -213,7 +215,10 @@ async fn add_doc(
         .tasks
         .add_doc(&id, &session_id, &title, &file_path, b.content)
         .await?;
-    let now = session.docs.last().map_or(session.last_activity, |d| d.added_at);
+    let now = session
+        .docs
+        .last()
+        .map_or(session.last_activity, |d| d.added_at);
     Ok((
         StatusCode::CREATED,
         Json(json!({

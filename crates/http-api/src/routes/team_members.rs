@@ -148,7 +148,9 @@ async fn update(
         custom_workflow: b.custom_workflow,
         memory: b.memory,
     };
-    Ok(Json(s.app.team_members.update(&project, &id, update).await?))
+    Ok(Json(
+        s.app.team_members.update(&project, &id, update).await?,
+    ))
 }
 
 async fn delete(
@@ -228,4 +230,3 @@ async fn memory(
             .await?,
     ))
 }
-

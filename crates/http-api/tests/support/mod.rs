@@ -61,7 +61,11 @@ impl Harness {
 
     pub fn with_config(f: impl FnOnce(&mut ApiConfig)) -> Self {
         let clock = Arc::new(ManualClock::new(1_771_493_879_123));
-        let bus = Arc::new(MemoryEventBus::new(clock.clone(), 10_000, ReplayConfig::default()));
+        let bus = Arc::new(MemoryEventBus::new(
+            clock.clone(),
+            10_000,
+            ReplayConfig::default(),
+        ));
         let manifests = Arc::new(FakeManifests::default());
         let ports = Ports {
             projects: Arc::new(MemoryProjectRepository::default()),
@@ -108,7 +112,13 @@ impl Harness {
     }
 
     /// Sends a request like the CLI does (`Content-Type: application/json` always).
-    pub async fn raw(&self, method: Method, path: &str, body: Option<&str>, content_type: Option<&str>) -> Resp {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
@@ -123,14 +133,20 @@ impl Harness {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Resp { status, body, headers }
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let text = body.map(|b| b.to_string());
-        self.raw(method, path, text.as_deref(), Some("application/json")).await
+        self.raw(method, path, text.as_deref(), Some("application/json"))
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -164,14 +180,21 @@ impl Harness {
     }
 
     pub async fn project(&mut self, name: &str) -> String {
-        let r = self.post("/api/projects", json!({ "name": name, "workingDir": "/w" })).await;
+        let r = self
+            .post("/api/projects", json!({ "name": name, "workingDir": "/w" }))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         self.drain();
         r.body["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn task(&mut self, project: &str, title: &str) -> String {
-        let r = self.post("/api/tasks", json!({ "projectId": project, "title": title })).await;
+        let r = self
+            .post(
+                "/api/tasks",
+                json!({ "projectId": project, "title": title }),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         self.drain();
         r.body["id"].as_str().unwrap().to_owned()
@@ -179,7 +202,10 @@ impl Harness {
 
     pub async fn session(&mut self, project: &str, tasks: &[&str]) -> String {
         let r = self
-            .post("/api/sessions", json!({ "projectId": project, "taskIds": tasks }))
+            .post(
+                "/api/sessions",
+                json!({ "projectId": project, "taskIds": tasks }),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         self.drain();
