@@ -1,0 +1,71 @@
+//! [`ProjectRepository`] contract cases (ref §2 IProjectRepository, spec §2).
+
+use std::sync::Arc;
+
+use crate::entities::ProjectPatch;
+use crate::ports::ProjectRepository;
+
+use super::fixtures::{T0, extra, project};
+use super::{assert_conflict, assert_not_found, ok};
+
+/// Insert, get (including unknown keys), `None` for a missing id, `Conflict` on a
+/// duplicate id.
+pub async fn insert_get_conflict(repo: Arc<dyn ProjectRepository>) {
+    let mut p = project("proj_1", T0);
+    p.extra = extra();
+    assert_eq!(ok(repo.insert(p.clone()).await, "insert"), p);
+    assert_eq!(ok(repo.get("proj_1").await, "get"), Some(p.clone()));
+    assert_eq!(ok(repo.get("proj_missing").await, "get missing"), None);
+    assert_conflict(
+        repo.insert(project("proj_1", T0 + 5)).await,
+        "duplicate insert",
+    );
+    assert_eq!(ok(repo.get("proj_1").await, "get after conflict"), Some(p));
+}
+
+/// `list` returns creation time ascending, then id.
+pub async fn list_order(repo: Arc<dyn ProjectRepository>) {
+    for (id, at) in [("proj_c", T0 + 2), ("proj_b", T0 + 1), ("proj_a", T0 + 2)] {
+        ok(repo.insert(project(id, at)).await, "insert");
+    }
+    let ids: Vec<String> = ok(repo.list().await, "list")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["proj_b", "proj_a", "proj_c"]);
+}
+
+/// `update` applies the patch, sets `updatedAt = now`, keeps id, `createdAt` and unknown
+/// keys; `NotFound` for a missing project.
+pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
+    let mut p = project("proj_1", T0);
+    p.extra = extra();
+    ok(repo.insert(p.clone()).await, "insert");
+    let patch = ProjectPatch {
+        name: Some("Renamed".into()),
+        working_dir: None,
+        description: Some("desc".into()),
+    };
+    let updated = ok(repo.update("proj_1", &patch, T0 + 10).await, "update");
+    assert_eq!(updated.name, "Renamed");
+    assert_eq!(updated.working_dir, p.working_dir);
+    assert_eq!(updated.description.as_deref(), Some("desc"));
+    assert_eq!(updated.created_at, T0);
+    assert_eq!(updated.updated_at, T0 + 10);
+    assert_eq!(updated.extra, extra());
+    assert_eq!(ok(repo.get("proj_1").await, "get"), Some(updated));
+    assert_not_found(
+        repo.update("proj_missing", &patch, T0).await,
+        "update missing",
+    );
+}
+
+/// `delete` removes; a second delete is `NotFound`.
+pub async fn delete(repo: Arc<dyn ProjectRepository>) {
+    ok(repo.insert(project("proj_1", T0)).await, "insert");
+    ok(repo.insert(project("proj_2", T0)).await, "insert");
+    ok(repo.delete("proj_1").await, "delete");
+    assert_eq!(ok(repo.get("proj_1").await, "get deleted"), None);
+    assert_not_found(repo.delete("proj_1").await, "delete twice");
+    assert_eq!(ok(repo.list().await, "list").len(), 1);
+}

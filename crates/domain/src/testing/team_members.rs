@@ -1,0 +1,104 @@
+//! [`TeamMemberRepository`] contract cases (ref §1.9, §2 ITeamMemberRepository).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::ports::TeamMemberRepository;
+
+use super::fixtures::{extra, member};
+use super::{assert_not_found, ok};
+
+/// Custom members: put (create or replace), get, list per project by `createdAt` then id,
+/// delete (`NotFound` the second time).
+pub async fn custom_crud(repo: Arc<dyn TeamMemberRepository>) {
+    let mut m1 = member("tm_1", "p1", "2026-02-02T10:00:00.000Z");
+    m1.extra = extra();
+    let m2 = member("tm_2", "p1", "2026-02-01T10:00:00.000Z");
+    let m3 = member("tm_0", "p1", "2026-02-02T10:00:00.000Z");
+    let other = member("tm_9", "p2", "2026-01-01T00:00:00.000Z");
+    for m in [&m1, &m2, &m3, &other] {
+        assert_eq!(&ok(repo.put_custom(m.clone()).await, "put"), m);
+    }
+    let ids = |v: Vec<crate::entities::TeamMember>| -> Vec<String> {
+        v.into_iter().map(|m| m.id).collect()
+    };
+    assert_eq!(
+        ids(ok(repo.list_custom("p1").await, "list")),
+        ["tm_2", "tm_0", "tm_1"]
+    );
+    assert_eq!(ids(ok(repo.list_custom("p2").await, "list p2")), ["tm_9"]);
+    assert!(ok(repo.list_custom("p3").await, "list p3").is_empty());
+    assert_eq!(
+        ok(repo.get_custom("p1", "tm_1").await, "get"),
+        Some(m1.clone())
+    );
+    assert_eq!(
+        ok(repo.get_custom("p2", "tm_1").await, "get other project"),
+        None
+    );
+
+    let mut changed = m1.clone();
+    changed.name = "Renamed".into();
+    changed.memory = Some(vec!["remember this".into()]);
+    changed.updated_at = "2026-02-03T00:00:00.000Z".into();
+    ok(repo.put_custom(changed.clone()).await, "replace");
+    assert_eq!(
+        ok(repo.get_custom("p1", "tm_1").await, "get replaced"),
+        Some(changed)
+    );
+    assert_eq!(ok(repo.list_custom("p1").await, "list").len(), 3);
+
+    ok(repo.delete_custom("p1", "tm_1").await, "delete");
+    assert_eq!(ok(repo.get_custom("p1", "tm_1").await, "get deleted"), None);
+    assert_not_found(repo.delete_custom("p1", "tm_1").await, "delete twice");
+    assert_not_found(
+        repo.delete_custom("p1", "tm_9").await,
+        "delete from the wrong project",
+    );
+    assert_eq!(
+        ids(ok(repo.list_custom("p1").await, "list")),
+        ["tm_2", "tm_0"]
+    );
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Overrides of default members: get `None`, put replaces, delete (a missing one is fine);
+/// overrides never show up as custom members.
+pub async fn overrides(repo: Arc<dyn TeamMemberRepository>) {
+    let id = "tm_p1_coordinator";
+    assert_eq!(ok(repo.get_override("p1", id).await, "get none"), None);
+    let first = obj(json!({"name": "Boss", "projectId": "p1",
+                           "updatedAt": "2026-02-01T00:00:00.000Z"}));
+    ok(repo.put_override("p1", id, first.clone()).await, "put");
+    assert_eq!(
+        ok(repo.get_override("p1", id).await, "get"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        ok(repo.get_override("p2", id).await, "get other project"),
+        None
+    );
+    assert!(
+        ok(repo.list_custom("p1").await, "list").is_empty(),
+        "overrides are not custom members"
+    );
+    let second = obj(json!({"name": "Boss", "avatar": "👑", "model": "opus"}));
+    ok(repo.put_override("p1", id, second.clone()).await, "replace");
+    assert_eq!(
+        ok(repo.get_override("p1", id).await, "get replaced"),
+        Some(second)
+    );
+    ok(repo.delete_override("p1", id).await, "delete");
+    assert_eq!(ok(repo.get_override("p1", id).await, "get deleted"), None);
+    ok(
+        repo.delete_override("p1", id).await,
+        "delete missing is fine",
+    );
+}

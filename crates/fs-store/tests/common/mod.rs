@@ -1,0 +1,43 @@
+//! Helpers shared by the filesystem store's integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use maestro_domain::entities::{
+    MailMessage, Ordering, Project, Session, SessionFilter, Task, TaskFilter, TeamMember,
+};
+use maestro_domain::ports::{ProjectRepository, SessionRepository, TaskRepository};
+use maestro_fs_store::FsStore;
+use serde_json::{Map, Value};
+
+/// Everything a store holds, in a comparable form.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub projects: Vec<Project>,
+    pub tasks: Vec<Task>,
+    pub sessions: Vec<Session>,
+    pub mail: Vec<MailMessage>,
+    pub members: Vec<TeamMember>,
+    pub overrides: Vec<(String, String, Map<String, Value>)>,
+    pub orderings: Vec<Ordering>,
+}
+
+/// The store's state. A task's absent `taskSessionStatuses` is normalised to `{}`, which is
+/// what a load yields (ref §1.2).
+pub async fn snapshot(store: &FsStore) -> Snapshot {
+    let mut tasks = store.tasks.list(&TaskFilter::default()).await.unwrap();
+    for t in &mut tasks {
+        t.task_session_statuses.get_or_insert_with(Default::default);
+    }
+    Snapshot {
+        projects: store.projects.list().await.unwrap(),
+        tasks,
+        sessions: store
+            .sessions
+            .list(&SessionFilter::default())
+            .await
+            .unwrap(),
+        mail: store.mail.all(),
+        members: store.team_members.all_custom(),
+        overrides: store.team_members.all_overrides(),
+        orderings: store.orderings.all(),
+    }
+}
