@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Storage backend (`store.backend`).
@@ -174,7 +174,9 @@ pub struct AuthConfig {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 impl Default for Config {
@@ -282,8 +284,7 @@ pub fn figment(config_file: Option<&Path>, env: &BTreeMap<String, String>) -> Fi
         let Some(rest) = k.strip_prefix("MAESTRO_") else {
             continue;
         };
-        if !rest.contains("__") && !TOP_LEVEL_KEYS.contains(&rest.to_ascii_lowercase().as_str())
-        {
+        if !rest.contains("__") && !TOP_LEVEL_KEYS.contains(&rest.to_ascii_lowercase().as_str()) {
             continue;
         }
         nested.insert(rest.to_ascii_lowercase().replace("__", "."), v.clone());
@@ -343,7 +344,10 @@ impl Config {
     ///
     /// # Errors
     /// [`ConfigError`] naming the offending key.
-    pub fn load(config_file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    pub fn load(
+        config_file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
         let mut cfg: Config = figment(config_file, env).extract().map_err(Box::new)?;
         cfg.data_dir = expand_tilde(&cfg.data_dir);
         cfg.session_dir = expand_tilde(&cfg.session_dir);
@@ -408,7 +412,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -465,7 +472,10 @@ mod tests {
     fn seed_switches_select_postgres() {
         let c = Config::load(
             None,
-            &env(&[("DATABASE_TYPE", "postgres"), ("DATABASE_URL", "postgres://u:secret@h/db")]),
+            &env(&[
+                ("DATABASE_TYPE", "postgres"),
+                ("DATABASE_URL", "postgres://u:secret@h/db"),
+            ]),
         )
         .expect("loads");
         assert_eq!(c.store.backend, StoreBackend::Postgres);
@@ -480,7 +490,10 @@ mod tests {
         assert!(err.to_string().contains("auth.mode"), "{err}");
         let ok = Config::load(
             None,
-            &env(&[("HOST", "0.0.0.0"), ("MAESTRO_AUTH__ALLOW_INSECURE_NONE", "true")]),
+            &env(&[
+                ("HOST", "0.0.0.0"),
+                ("MAESTRO_AUTH__ALLOW_INSECURE_NONE", "true"),
+            ]),
         );
         assert!(ok.is_ok());
     }

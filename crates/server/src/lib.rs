@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use maestro_domain::events::EventBus;
@@ -67,7 +67,9 @@ impl RealtimeStatus for HubStatus {
     fn ws_status(&self) -> serde_json::Value {
         match &self.0 {
             Some(hub) => hub.status(),
-            None => serde_json::json!({ "connectedClients": 0, "clients": [], "legacyWs": "disabled" }),
+            None => {
+                serde_json::json!({ "connectedClients": 0, "clients": [], "legacyWs": "disabled" })
+            }
         }
     }
 }
@@ -193,7 +195,10 @@ impl Server {
                 shutdown_rx.clone(),
             )
         });
-        let home = env.get("HOME").map(std::path::PathBuf::from).unwrap_or_default();
+        let home = env
+            .get("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
         let api = ApiState::new(
             app,
             Arc::new(HubStatus(hub.clone())),
@@ -241,7 +246,10 @@ impl Server {
     ///
     /// # Errors
     /// Accept-loop failures and store flush failures.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let Self {
             listener,
             router,

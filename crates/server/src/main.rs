@@ -11,7 +11,11 @@ use maestro_server::config::{Config, LogFormat};
 use maestro_server::{Server, shutdown_signal};
 
 #[derive(Parser)]
-#[command(name = "maestro-server", version, about = "Maestro orchestration server")]
+#[command(
+    name = "maestro-server",
+    version,
+    about = "Maestro orchestration server"
+)]
 struct Cli {
     /// Configuration file (default: ./maestro.toml if present; env MAESTRO_CONFIG).
     #[arg(long, global = true)]
@@ -32,7 +36,9 @@ fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cfg.log.level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cfg.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -54,7 +60,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     init_logging(&cfg);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("maestro-server: cannot start the runtime: {e}");

@@ -68,9 +68,12 @@ impl CliManifestGenerator {
 impl ManifestGenerator for CliManifestGenerator {
     async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
         let dir = self.session_dir.join(&req.session_id);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| format!("Failed to spawn maestro CLI: cannot create {}: {e}", dir.display()))?;
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+            format!(
+                "Failed to spawn maestro CLI: cannot create {}: {e}",
+                dir.display()
+            )
+        })?;
         let output = dir.join("manifest.json");
         let output_str = output.to_string_lossy().into_owned();
         let mut cmd = Command::new(&self.cli_path);
@@ -120,8 +123,8 @@ impl ManifestGenerator for CliManifestGenerator {
         let text = tokio::fs::read_to_string(&output)
             .await
             .map_err(|e| format!("Failed to read manifest: {e}"))?;
-        let manifest = serde_json::from_str(&text)
-            .map_err(|e| format!("Failed to read manifest: {e}"))?;
+        let manifest =
+            serde_json::from_str(&text).map_err(|e| format!("Failed to read manifest: {e}"))?;
         Ok(GeneratedManifest {
             path: output_str,
             manifest,
