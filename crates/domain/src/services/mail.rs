@@ -102,14 +102,21 @@ impl MailService {
                     .mail
                     .get(reply)
                     .await?
-                    .map(|m| if m.thread_id.is_empty() { m.id } else { m.thread_id })
+                    .map(|m| {
+                        if m.thread_id.is_empty() {
+                            m.id
+                        } else {
+                            m.thread_id
+                        }
+                    })
                     .ok_or_else(|| DomainError::not_found("Mail", reply))?,
             ),
             None => None,
         };
         let targets: Vec<Option<String>> = match (&input.to_session_id, &input.to_team_member_id) {
-            (Some(to), _) => vec![to.clone()],
-            (None, Some(tm)) => {
+            // `toTeamMemberId && !toSessionId` (ref Appendix A): an explicit null target
+            // still fans out to the member's sessions.
+            (None | Some(None), Some(tm)) => {
                 let ids: Vec<_> = self
                     .project_sessions(&input.project_id)
                     .await?
@@ -118,13 +125,11 @@ impl MailService {
                     .map(|s| Some(s.id))
                     .collect();
                 if ids.is_empty() {
-                    return Err(DomainError::not_found(
-                        "Active session for team member",
-                        tm,
-                    ));
+                    return Err(DomainError::not_found("Active session for team member", tm));
                 }
                 ids
             }
+            (Some(to), _) => vec![to.clone()],
             (None, None) => {
                 let sender_parent = match input.scope {
                     Some(MailScope::Team) => self
@@ -148,7 +153,8 @@ impl MailService {
                         })
                         .map(|s| Some(s.id))
                         .collect(),
-                    Some(MailScope::Team) => self
+                    // A sender without a parent has no team (ref Appendix A): broadcast.
+                    Some(MailScope::Team) if sender_parent.is_some() => self
                         .project_sessions(&input.project_id)
                         .await?
                         .into_iter()
@@ -260,9 +266,10 @@ impl MailService {
             if ev.name != names::MAIL_RECEIVED {
                 continue;
             }
+            // `since` only selects what the inbox check returns: a mail that arrives now is
+            // new whatever its `createdAt` (same millisecond, another instance's clock).
             if let Ok(mail) = serde_json::from_value::<MailMessage>(ev.data.clone())
                 && mail.is_for(session_id, project_id)
-                && filter.matches(&mail)
             {
                 return Ok(vec![mail]);
             }
@@ -301,7 +308,11 @@ impl MailService {
     ///
     /// # Errors
     /// `NotFound` target session.
-    pub async fn notify(&self, to_session_id: &str, input: SessionMailInput) -> DomainResult<MailMessage> {
+    pub async fn notify(
+        &self,
+        to_session_id: &str,
+        input: SessionMailInput,
+    ) -> DomainResult<MailMessage> {
         let target = self
             .ctx
             .ports
