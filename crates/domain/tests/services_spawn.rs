@@ -1,0 +1,653 @@
+//! SpawnService behaviour (ref §3.3.6; spec §2 spawn failure) against the in-memory adapters
+//! and a recording manifest generator.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use maestro_domain::entities::{
+    AgentMode, AgentTool, Project, SessionStatus, Task, TeamMember, TimelineEventType,
+};
+use maestro_domain::error::SpawnErrorKind;
+use maestro_domain::events::names as ev;
+use maestro_domain::memory::ReplayConfig;
+use maestro_domain::ports::ManifestRequest;
+use maestro_domain::services::{CreateTask, CreateTeamMember, SpawnRequest};
+use maestro_domain::{DomainError, DomainResult};
+use serde_json::{Value, json};
+use support::*;
+
+struct World {
+    h: Harness,
+    p: Project,
+    t1: Task,
+    t2: Task,
+}
+
+async fn world_with(config: maestro_domain::AppConfig) -> World {
+    let h = harness_with(config, ReplayConfig::default());
+    let p = h.project("p").await;
+    let t1 = h
+        .task_with(CreateTask {
+            project_id: Some(p.id.clone()),
+            title: Some("one".into()),
+            reference_task_ids: Some(vec!["ref_a".into(), "ref_b".into()]),
+            ..CreateTask::default()
+        })
+        .await;
+    let t2 = h
+        .task_with(CreateTask {
+            project_id: Some(p.id.clone()),
+            title: Some("two".into()),
+            reference_task_ids: Some(vec!["ref_b".into(), "ref_c".into()]),
+            ..CreateTask::default()
+        })
+        .await;
+    World { h, p, t1, t2 }
+}
+
+async fn world() -> World {
+    world_with(test_config()).await
+}
+
+async fn member(
+    w: &World,
+    name: &str,
+    model: Option<&str>,
+    mode: Option<AgentMode>,
+    tool: Option<AgentTool>,
+) -> TeamMember {
+    w.h.app
+        .team_members
+        .create(CreateTeamMember {
+            project_id: Some(w.p.id.clone()),
+            name: Some(name.into()),
+            role: Some("role".into()),
+            avatar: Some("🤖".into()),
+            model: model.map(Into::into),
+            mode,
+            agent_tool: tool,
+            ..CreateTeamMember::default()
+        })
+        .await
+        .unwrap()
+}
+
+fn request(w: &World) -> SpawnRequest {
+    SpawnRequest {
+        project_id: Some(w.p.id.clone()),
+        task_ids: Some(vec![w.t1.id.clone(), w.t2.id.clone()]),
+        ..SpawnRequest::default()
+    }
+}
+
+#[track_caller]
+fn spawn_err(
+    r: DomainResult<impl std::fmt::Debug>,
+    kind: SpawnErrorKind,
+    code: &str,
+    message: &str,
+) -> Option<Value> {
+    match r.unwrap_err() {
+        DomainError::Spawn {
+            kind: k,
+            code: c,
+            message: m,
+            details,
+        } => {
+            assert_eq!((k, c, m.as_str()), (kind, code, message));
+            details
+        }
+        other => panic!("expected a spawn error {code}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------- errors
+
+#[tokio::test]
+async fn errors_come_in_reference_order() {
+    use SpawnErrorKind::*;
+    let w = world().await;
+    let parent = w.h.session(&w.p, &[]).await;
+    let mut sub = w.h.subscribe();
+    let spawn = |r: SpawnRequest| w.h.app.spawn.spawn(r);
+
+    let mut r = SpawnRequest {
+        project_id: None,
+        task_ids: None,
+        spawn_source: Some("robot".into()),
+        session_id: None,
+        mode: Some("fly".into()),
+        ..SpawnRequest::default()
+    };
+    spawn_err(
+        spawn(r.clone()).await,
+        BadRequest,
+        "MISSING_PROJECT_ID",
+        "projectId is required",
+    );
+    r.project_id = Some(String::new());
+    spawn_err(
+        spawn(r.clone()).await,
+        BadRequest,
+        "MISSING_PROJECT_ID",
+        "projectId is required",
+    );
+
+    r.project_id = Some("proj_missing".into());
+    let msg = "taskIds must be a non-empty array";
+    spawn_err(spawn(r.clone()).await, BadRequest, "INVALID_TASK_IDS", msg);
+    r.task_ids = Some(vec![]);
+    spawn_err(spawn(r.clone()).await, BadRequest, "INVALID_TASK_IDS", msg);
+
+    r.task_ids = Some(vec![w.t1.id.clone(), "task_missing".into()]);
+    let msg = "spawnSource must be \"ui\" or \"session\"";
+    spawn_err(
+        spawn(r.clone()).await,
+        BadRequest,
+        "INVALID_SPAWN_SOURCE",
+        msg,
+    );
+
+    r.spawn_source = Some("session".into());
+    let msg = "sessionId is required when spawnSource is \"session\"";
+    spawn_err(
+        spawn(r.clone()).await,
+        BadRequest,
+        "MISSING_SESSION_ID",
+        msg,
+    );
+
+    r.session_id = Some("sess_missing".into());
+    let msg = "Parent session sess_missing not found";
+    spawn_err(
+        spawn(r.clone()).await,
+        NotFound,
+        "PARENT_SESSION_NOT_FOUND",
+        msg,
+    );
+
+    r.session_id = Some(parent.id.clone());
+    let details = spawn_err(
+        spawn(r.clone()).await,
+        NotFound,
+        "TASK_NOT_FOUND",
+        "Task task_missing not found",
+    );
+    assert_eq!(details, Some(json!({ "taskId": "task_missing" })));
+
+    r.task_ids = Some(vec![w.t1.id.clone()]);
+    let msg = "mode must be \"execute\" or \"coordinate\"";
+    spawn_err(spawn(r.clone()).await, BadRequest, "INVALID_MODE", msg);
+
+    r.mode = Some("coordinate".into());
+    let msg = "Project proj_missing not found";
+    spawn_err(spawn(r.clone()).await, NotFound, "PROJECT_NOT_FOUND", msg);
+
+    expect_no_events(&mut sub);
+    assert!(w.h.manifests.requests().is_empty());
+    assert_eq!(
+        w.h.app
+            .sessions
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(w.h.stored_task(&w.t1.id).await.session_ids.is_empty());
+}
+
+#[tokio::test]
+async fn ui_source_uses_an_unknown_parent_unchecked() {
+    let w = world().await;
+    let r = SpawnRequest {
+        session_id: Some("sess_not_there".into()),
+        ..request(&w)
+    };
+    let resp = w.h.app.spawn.spawn(r).await.unwrap();
+    assert_eq!(
+        resp.session.parent_session_id.as_deref(),
+        Some("sess_not_there")
+    );
+    assert_eq!(
+        w.h.manifests.single().coordinator_session_id.as_deref(),
+        Some("sess_not_there")
+    );
+}
+
+// --------------------------------------------------------------------------------- success
+
+#[tokio::test]
+async fn default_spawn_session_manifest_env_and_events() {
+    let mut config = test_config();
+    config.passthrough_env = BTreeMap::from([("ANTHROPIC_API_KEY".to_owned(), "sk-x".to_owned())]);
+    let w = world_with(config).await;
+    w.h.tick(100);
+    let mut sub = w.h.subscribe();
+    let resp = w.h.app.spawn.spawn(request(&w)).await.unwrap();
+    let s = &resp.session;
+    let sid = s.id.clone();
+
+    assert!(resp.success);
+    assert_eq!(resp.session_id, sid);
+    assert_eq!(resp.manifest_path, format!("/sessions/{sid}/manifest.json"));
+    assert_eq!(resp.message, "Spawn request sent to Agent Maestro");
+
+    // Session.
+    assert_eq!(s.name, format!("Execute for {}", w.t1.id));
+    assert_eq!(s.status, SessionStatus::Spawning);
+    assert_eq!(s.parent_session_id, None);
+    assert_eq!(s.task_ids, vec![w.t1.id.clone(), w.t2.id.clone()]);
+    assert_eq!(
+        s.metadata,
+        Some(json!({
+            "skills": [], "spawnedBy": null, "spawnSource": "ui", "mode": "execute",
+            "teamMemberId": null, "teamMemberIds": null, "context": {},
+        }))
+    );
+    assert!(s.team_member_ids.is_none() && s.team_member_snapshots.is_none());
+    let kinds: Vec<_> = s
+        .timeline
+        .iter()
+        .map(|e| (e.kind, e.task_id.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (TimelineEventType::SessionStarted, None),
+            (TimelineEventType::TaskStarted, Some(w.t1.id.clone())),
+            (TimelineEventType::TaskStarted, Some(w.t2.id.clone())),
+        ]
+    );
+    let expected_env: BTreeMap<String, String> = [
+        ("MAESTRO_SESSION_ID", sid.as_str()),
+        ("MAESTRO_MANIFEST_PATH", resp.manifest_path.as_str()),
+        ("MAESTRO_SERVER_URL", "http://127.0.0.1:3000"),
+        ("MAESTRO_MODE", "execute"),
+        ("MAESTRO_COORDINATOR_SESSION_ID", ""),
+        ("DATA_DIR", "/data"),
+        ("SESSION_DIR", "/sessions"),
+        ("ANTHROPIC_API_KEY", "sk-x"),
+        ("GOOGLE_GENAI_USE_GCA", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    assert_eq!(s.env, expected_env);
+    assert_eq!(
+        w.h.stored_session(&sid).await,
+        *s,
+        "the response is the stored session"
+    );
+    for t in [&w.t1, &w.t2] {
+        assert_eq!(w.h.stored_task(&t.id).await.session_ids, vec![sid.clone()]);
+    }
+
+    // Manifest request.
+    assert_eq!(
+        w.h.manifests.single(),
+        ManifestRequest {
+            session_id: sid.clone(),
+            mode: "execute".into(),
+            project_id: w.p.id.clone(),
+            task_ids: vec![w.t1.id.clone(), w.t2.id.clone()],
+            skills: vec![],
+            model: None,
+            agent_tool: None,
+            reference_task_ids: vec!["ref_a".into(), "ref_b".into(), "ref_c".into()],
+            team_member_ids: vec![],
+            team_member_id: None,
+            initial_directive: None,
+            coordinator_session_id: None,
+        }
+    );
+
+    // Events: no session:created.
+    let events = expect_events(
+        &mut sub,
+        &[
+            ev::SESSION_UPDATED,
+            ev::SESSION_SPAWN,
+            ev::TASK_SESSION_ADDED,
+            ev::TASK_SESSION_ADDED,
+        ],
+    );
+    for e in &events {
+        assert_eq!(e.project_id, w.p.id);
+        assert_eq!(e.session_id.as_deref(), Some(sid.as_str()));
+    }
+    assert_eq!(
+        events[0].data,
+        to_json(s),
+        "session:updated carries the env"
+    );
+    assert_eq!(
+        events[1].data,
+        json!({
+            "session": to_json(s),
+            "projectId": w.p.id,
+            "taskIds": [w.t1.id, w.t2.id],
+            "command": "maestro worker init",
+            "cwd": "/work/p",
+            "envVars": to_json(&expected_env),
+            "manifest": { "manifestVersion": "1.0", "mode": "execute" },
+            "spawnSource": "ui",
+            "parentSessionId": null,
+            "_isSpawnCreated": true,
+        })
+    );
+    assert_eq!(
+        events[2].data,
+        json!({ "taskId": w.t1.id, "sessionId": sid })
+    );
+    assert_eq!(
+        events[3].data,
+        json!({ "taskId": w.t2.id, "sessionId": sid })
+    );
+}
+
+#[tokio::test]
+async fn session_spawn_with_single_member_and_options() {
+    let mut config = test_config();
+    config.passthrough_env =
+        BTreeMap::from([("GOOGLE_GENAI_USE_GCA".to_owned(), "false".to_owned())]);
+    let w = world_with(config).await;
+    let parent = w.h.session(&w.p, &[]).await;
+    let m = member(
+        &w,
+        "Solo",
+        Some("opus"),
+        Some(AgentMode::Coordinate),
+        Some(AgentTool::Gemini),
+    )
+    .await;
+    let mut sub = w.h.subscribe();
+    let directive = json!({ "subject": "Do it", "message": "now", "fromSessionId": parent.id });
+    let resp =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                task_ids: Some(vec![w.t2.id.clone()]),
+                spawn_source: Some("session".into()),
+                session_id: Some(parent.id.clone()),
+                session_name: Some("My worker".into()),
+                skills: Some(vec!["rust".into()]),
+                context: Some(json!({ "k": 1 })),
+                team_member_id: Some(m.id.clone()),
+                delegate_team_member_ids: Some(vec!["tm_d1".into(), "tm_d2".into()]),
+                initial_directive: Some(directive.clone()),
+                ..request(&w)
+            })
+            .await
+            .unwrap();
+    let s = &resp.session;
+    assert_eq!(s.name, "My worker");
+    assert_eq!(s.parent_session_id.as_deref(), Some(parent.id.as_str()));
+    assert_eq!(
+        s.metadata,
+        Some(json!({
+            "skills": ["rust"], "spawnedBy": parent.id, "spawnSource": "session",
+            "mode": "coordinate", "teamMemberId": m.id, "teamMemberIds": [m.id], "context": { "k": 1 },
+        }))
+    );
+    assert_eq!(s.team_member_id.as_deref(), Some(m.id.as_str()));
+    assert_eq!(s.team_member_snapshot, Some(m.snapshot()));
+    assert_eq!(s.team_member_ids, Some(vec![m.id.clone()]));
+    assert_eq!(s.team_member_snapshots, Some(vec![m.snapshot()]));
+    assert_eq!(s.env["MAESTRO_MODE"], "coordinate");
+    assert_eq!(s.env["MAESTRO_COORDINATOR_SESSION_ID"], parent.id);
+    assert_eq!(
+        s.env["GOOGLE_GENAI_USE_GCA"], "false",
+        "forced only when absent"
+    );
+
+    let req = w.h.manifests.single();
+    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.model.as_deref(), Some("opus"));
+    assert_eq!(req.agent_tool.as_deref(), Some("gemini"));
+    assert_eq!(req.skills, vec!["rust"]);
+    assert_eq!(req.team_member_id.as_deref(), Some(m.id.as_str()));
+    assert_eq!(
+        req.team_member_ids,
+        vec!["tm_d1", "tm_d2"],
+        "one member: the delegates"
+    );
+    assert_eq!(req.reference_task_ids, vec!["ref_b", "ref_c"]);
+    assert_eq!(req.initial_directive, Some(directive));
+    assert_eq!(
+        req.coordinator_session_id.as_deref(),
+        Some(parent.id.as_str())
+    );
+
+    let events = expect_events(
+        &mut sub,
+        &[
+            ev::SESSION_UPDATED,
+            ev::SESSION_SPAWN,
+            ev::TASK_SESSION_ADDED,
+        ],
+    );
+    assert_eq!(events[1].data["command"], "maestro orchestrator init");
+    assert_eq!(events[1].data["spawnSource"], "session");
+    assert_eq!(events[1].data["parentSessionId"], parent.id);
+    assert_eq!(events[1].data["session"]["teamMemberId"], m.id);
+}
+
+#[tokio::test]
+async fn several_members_resolve_mode_model_and_tool() {
+    let w = world().await;
+    let a = member(&w, "A", Some("haiku"), None, None).await;
+    let b = member(
+        &w,
+        "B",
+        Some("sonnet"),
+        Some(AgentMode::Coordinate),
+        Some(AgentTool::Codex),
+    )
+    .await;
+    let c = member(
+        &w,
+        "C",
+        Some("opus"),
+        Some(AgentMode::Execute),
+        Some(AgentTool::Gemini),
+    )
+    .await;
+    let d = member(&w, "D", Some("gpt-9"), None, None).await;
+    let ids = vec![
+        a.id.clone(),
+        "tm_unknown".into(),
+        b.id.clone(),
+        c.id.clone(),
+        d.id.clone(),
+    ];
+    let resp =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                team_member_ids: Some(ids.clone()),
+                team_member_id: Some("tm_ignored".into()),
+                delegate_team_member_ids: Some(vec!["tm_delegate".into()]),
+                ..request(&w)
+            })
+            .await
+            .unwrap();
+    let req = w.h.manifests.single();
+    assert_eq!(
+        req.mode, "coordinate",
+        "mode of the first member that has one"
+    );
+    assert_eq!(
+        req.model.as_deref(),
+        Some("opus"),
+        "the most powerful known model"
+    );
+    assert_eq!(
+        req.agent_tool.as_deref(),
+        Some("codex"),
+        "tool of the first member that has one"
+    );
+    assert_eq!(
+        req.team_member_ids, ids,
+        "more than one: the effective ids, not the delegates"
+    );
+    assert_eq!(req.team_member_id, None);
+
+    let s = &resp.session;
+    assert_eq!(s.team_member_ids, Some(ids.clone()));
+    assert_eq!(
+        s.team_member_snapshots,
+        Some(vec![a.snapshot(), b.snapshot(), c.snapshot(), d.snapshot()]),
+        "unknown ids are skipped"
+    );
+    assert!(s.team_member_id.is_none() && s.team_member_snapshot.is_none());
+    let meta = s.metadata.as_ref().unwrap();
+    assert_eq!(meta["teamMemberId"], json!(null));
+    assert_eq!(meta["teamMemberIds"], json!(ids));
+    assert_eq!(s.name, format!("Coordinate for {}", w.t1.id));
+}
+
+#[tokio::test]
+async fn body_values_override_members_and_unknown_models_are_never_chosen() {
+    let w = world().await;
+    let m = member(
+        &w,
+        "M",
+        Some("gpt-9"),
+        Some(AgentMode::Coordinate),
+        Some(AgentTool::Gemini),
+    )
+    .await;
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            team_member_id: Some(m.id.clone()),
+            ..request(&w)
+        })
+        .await
+        .unwrap();
+    let req = &w.h.manifests.requests()[0];
+    assert_eq!(req.model, None, "a model of power 0 is never chosen");
+    assert_eq!(req.mode, "coordinate");
+
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            team_member_id: Some(m.id.clone()),
+            mode: Some("execute".into()),
+            model: Some("haiku".into()),
+            agent_tool: Some("claude-code".into()),
+            ..request(&w)
+        })
+        .await
+        .unwrap();
+    let req = &w.h.manifests.requests()[1];
+    assert_eq!(req.mode, "execute");
+    assert_eq!(req.model.as_deref(), Some("haiku"));
+    assert_eq!(req.agent_tool.as_deref(), Some("claude-code"));
+}
+
+#[tokio::test]
+async fn members_fall_back_to_the_tasks() {
+    let w = world().await;
+    let a = member(&w, "A", Some("sonnet"), None, None).await;
+    let b = member(&w, "B", Some("opus"), None, None).await;
+    let mk = |title: &str, ids: Option<Vec<String>>, id: Option<String>| CreateTask {
+        project_id: Some(w.p.id.clone()),
+        title: Some(title.into()),
+        team_member_ids: ids,
+        team_member_id: id,
+        ..CreateTask::default()
+    };
+    let t1 =
+        w.h.task_with(mk(
+            "1",
+            Some(vec![a.id.clone()]),
+            Some("tm_shadowed".into()),
+        ))
+        .await;
+    let t2 =
+        w.h.task_with(mk("2", Some(vec![]), Some(b.id.clone())))
+            .await;
+    let t3 = w.h.task_with(mk("3", None, Some(a.id.clone()))).await;
+    let t4 = w.h.task_with(mk("4", None, None)).await;
+    let resp =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                task_ids: Some(vec![t1.id, t2.id, t3.id, t4.id]),
+                ..request(&w)
+            })
+            .await
+            .unwrap();
+    assert_eq!(
+        resp.session.team_member_ids,
+        Some(vec![a.id.clone(), b.id.clone()])
+    );
+    let req = w.h.manifests.single();
+    assert_eq!(req.team_member_ids, vec![a.id, b.id]);
+    assert_eq!(req.model.as_deref(), Some("opus"));
+}
+
+#[tokio::test]
+async fn default_members_resolve_like_custom_ones() {
+    let w = world().await;
+    let coord = format!("tm_{}_coordinator", w.p.id);
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            team_member_id: Some(coord.clone()),
+            ..request(&w)
+        })
+        .await
+        .unwrap();
+    let req = w.h.manifests.single();
+    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.model.as_deref(), Some("sonnet"));
+    assert_eq!(req.agent_tool.as_deref(), Some("claude-code"));
+    assert_eq!(req.team_member_id, Some(coord));
+}
+
+// --------------------------------------------------------------------------------- failure
+
+#[tokio::test]
+async fn manifest_failure_marks_the_session_failed() {
+    let w = world().await;
+    let reason = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
+    w.h.manifests.fail_with(reason);
+    w.h.tick(10);
+    let mut sub = w.h.subscribe();
+    let message = format!("Failed to generate manifest: {reason}");
+    spawn_err(
+        w.h.app.spawn.spawn(request(&w)).await,
+        SpawnErrorKind::Internal,
+        "MANIFEST_GENERATION_FAILED",
+        &message,
+    );
+
+    let sessions = w.h.app.sessions.list(&Default::default()).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(s.status, SessionStatus::Failed, "never left in spawning");
+    assert_eq!(s.completed_at, Some(T0 + 10));
+    let last = s.timeline.last().unwrap();
+    assert_eq!(last.kind, TimelineEventType::Error);
+    assert_eq!(last.message.as_deref(), Some(message.as_str()));
+
+    let events = expect_events(&mut sub, &[ev::SESSION_UPDATED, ev::NOTIFY_SESSION_FAILED]);
+    envelope(&events[0], ev::SESSION_UPDATED, &w.p.id, Some(&s.id));
+    assert_eq!(events[0].data["status"], "failed");
+    assert_eq!(
+        events[0].data["timeline"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["type"],
+        "error"
+    );
+    assert_eq!(events[1].data, json!({ "sessionId": s.id, "name": s.name }));
+    assert_eq!(w.h.manifests.requests().len(), 1);
+}
