@@ -296,6 +296,7 @@ string_enum!(
 );
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -307,7 +308,10 @@ mod tests {
             assert_eq!(serde_json::from_str::<TaskStatus>(&json).unwrap(), *s);
         }
         assert_eq!(AgentTool::parse("claude-code"), Some(AgentTool::ClaudeCode));
-        assert_eq!(PermissionMode::parse("readOnly"), Some(PermissionMode::ReadOnly));
+        assert_eq!(
+            PermissionMode::parse("readOnly"),
+            Some(PermissionMode::ReadOnly)
+        );
         assert!(serde_json::from_str::<TaskStatus>("\"done\"").is_err());
     }
 }

@@ -81,6 +81,9 @@ impl MemoryEventBus {
             st.last = id;
         }
         self.record(&mut st, &event);
+        self.stats
+            .emitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Sent under the lock so subscribers see events in id order.
         let _ = self.tx.send(event);
     }

@@ -104,13 +104,30 @@ impl SpawnService {
             .clone()
             .filter(|p| !p.is_empty())
             .ok_or_else(|| err(BadRequest, "MISSING_PROJECT_ID", "projectId is required"))?;
-        let task_ids = req.task_ids.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
-            err(BadRequest, "INVALID_TASK_IDS", "taskIds must be a non-empty array")
-        })?;
+        let task_ids = req
+            .task_ids
+            .clone()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                err(
+                    BadRequest,
+                    "INVALID_TASK_IDS",
+                    "taskIds must be a non-empty array",
+                )
+            })?;
+        // A task listed twice is linked (and announced) once.
+        let task_ids = task_ids.iter().fold(Vec::new(), |mut v, t| {
+            push_unique(&mut v, t);
+            v
+        });
         let source = match req.spawn_source.as_deref() {
             None => SpawnSource::Ui,
             Some(s) => SpawnSource::parse(s).ok_or_else(|| {
-                err(BadRequest, "INVALID_SPAWN_SOURCE", "spawnSource must be \"ui\" or \"session\"")
+                err(
+                    BadRequest,
+                    "INVALID_SPAWN_SOURCE",
+                    "spawnSource must be \"ui\" or \"session\"",
+                )
             })?,
         };
         let parent = req.session_id.clone().filter(|s| !s.is_empty());
@@ -179,7 +196,11 @@ impl SpawnService {
         let snapshots: Vec<_> = members.iter().map(|m| m.snapshot()).collect();
         let mode = match req.mode.as_deref().filter(|m| !m.is_empty()) {
             Some(m) => AgentMode::parse(m).ok_or_else(|| {
-                err(BadRequest, "INVALID_MODE", "mode must be \"execute\" or \"coordinate\"")
+                err(
+                    BadRequest,
+                    "INVALID_MODE",
+                    "mode must be \"execute\" or \"coordinate\"",
+                )
             })?,
             None => member_mode.unwrap_or(AgentMode::Execute),
         };

@@ -124,7 +124,11 @@ impl TaskService {
         };
         let task = self.ctx.ports.tasks.insert(task).await?;
         self.ctx
-            .emit(NewEvent::new(names::TASK_CREATED, &task.project_id, to_json(&task)))
+            .emit(NewEvent::new(
+                names::TASK_CREATED,
+                &task.project_id,
+                to_json(&task),
+            ))
             .await;
         Ok(task)
     }
@@ -163,12 +167,13 @@ impl TaskService {
     /// `Validation` "Task title cannot be empty"; `NotFound` task or session.
     pub async fn update(&self, id: &str, input: UpdateTask) -> DomainResult<Task> {
         let session_form = input.update_source == Some(UpdateSource::Session);
-        if !session_form
-            && input
-                .patch
-                .title
-                .as_deref()
-                .is_some_and(|t| t.trim().is_empty())
+        // Checked first for both forms (ref §3.2), even though the session form then
+        // ignores the title.
+        if input
+            .patch
+            .title
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
         {
             return Err(DomainError::validation("Task title cannot be empty"));
         }
@@ -211,7 +216,11 @@ impl TaskService {
             self.ctx.ports.tasks.update(id, &input.patch, now).await?
         };
         self.ctx
-            .emit(NewEvent::new(names::TASK_UPDATED, &task.project_id, to_json(&task)))
+            .emit(NewEvent::new(
+                names::TASK_UPDATED,
+                &task.project_id,
+                to_json(&task),
+            ))
             .await;
         if !session_form && old.status != task.status {
             let name = match task.status {
@@ -356,7 +365,13 @@ impl TaskService {
     ) -> DomainResult<Session> {
         self.get(id).await?;
         self.sessions()
-            .add_timeline_event(session_id, kind, Some(message.to_owned()), Some(id.to_owned()), None)
+            .add_timeline_event(
+                session_id,
+                kind,
+                Some(message.to_owned()),
+                Some(id.to_owned()),
+                None,
+            )
             .await
     }
 
