@@ -9,11 +9,13 @@ use crate::ApiState;
 use crate::error::ApiError;
 
 mod infra;
+mod log_digests;
 mod mail;
 mod ordering;
 mod projects;
 mod sessions;
 mod skills;
+mod spawn;
 mod tasks;
 mod team_members;
 
@@ -23,6 +25,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(projects::routes())
         .merge(tasks::routes())
         .merge(sessions::routes())
+        .merge(spawn::routes())
+        .merge(log_digests::routes())
         .merge(team_members::routes())
         .merge(ordering::routes())
         .merge(mail::routes())

@@ -1,4 +1,5 @@
-//! `/api/sessions` (ref §4.4) including spawn, modals, prompts, session mail and log digests.
+//! `/api/sessions` (ref §4.4): sessions, their timeline, docs, tasks, modals, prompts and
+//! session mail. Spawn and log digests have their own modules.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,7 @@ use maestro_domain::entities::{
     DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
     SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
 };
-use maestro_domain::services::{
-    CreateSession, ModalInput, PromptInput, SessionMailInput, SpawnRequest,
-};
+use maestro_domain::services::{CreateSession, ModalInput, PromptInput, SessionMailInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,19 +21,15 @@ use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, JsonBody, PathParams, QueryMap};
-use crate::log_digest::{DigestOptions, LogDigester, TextOnlyDigest};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/api/sessions", get(list).post(create))
-        .route("/api/sessions/spawn", post(spawn))
-        .route("/api/sessions/log-digests", get(log_digests))
         .route(
             "/api/sessions/{id}",
             get(get_one).patch(update).delete(delete),
         )
         .route("/api/sessions/{id}/status", get(status))
-        .route("/api/sessions/{id}/log-digest", get(log_digest))
         .route("/api/sessions/{id}/events", post(add_event))
         .route("/api/sessions/{id}/timeline", post(add_timeline))
         .route("/api/sessions/{id}/docs", get(docs).post(add_doc))
@@ -184,7 +179,7 @@ struct UpdateBody {
     needs_input: Option<NeedsInput>,
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -507,141 +502,4 @@ async fn read_mail(
     PathParams(id): PathParams<Id>,
 ) -> ApiResult<Json<Vec<SessionMail>>> {
     Ok(Json(s.app.mail.read_session_mail(&id).await?))
-}
-
-/// Lenient view of a spawn body: wrong types become "absent" so the spawn service reports
-/// the reference's error codes in the reference's order.
-fn spawn_request(body: &Value) -> SpawnRequest {
-    let str_of = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let strs_of = |k: &str| {
-        body.get(k).and_then(Value::as_array).map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-    };
-    let task_ids = body.get("taskIds").and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-    });
-    SpawnRequest {
-        project_id: str_of("projectId"),
-        task_ids,
-        session_name: str_of("sessionName"),
-        skills: strs_of("skills"),
-        session_id: str_of("sessionId"),
-        spawn_source: str_of("spawnSource"),
-        mode: str_of("mode"),
-        context: body.get("context").cloned().filter(|v| !v.is_null()),
-        team_member_ids: strs_of("teamMemberIds"),
-        delegate_team_member_ids: strs_of("delegateTeamMemberIds"),
-        team_member_id: str_of("teamMemberId"),
-        agent_tool: str_of("agentTool"),
-        model: str_of("model"),
-        initial_directive: body
-            .get("initialDirective")
-            .cloned()
-            .filter(Value::is_object),
-    }
-}
-
-async fn spawn(
-    State(s): State<ApiState>,
-    JsonBody(body): JsonBody<Value>,
-) -> ApiResult<impl IntoResponse> {
-    let res = s.app.spawn.spawn(spawn_request(&body)).await?;
-    Ok((StatusCode::CREATED, Json(res)))
-}
-
-fn digest_options(q: &QueryMap) -> ApiResult<DigestOptions> {
-    let mut opts = DigestOptions::default();
-    if let Some(last) = q.int("last")? {
-        opts.last = last.max(0) as usize;
-    }
-    if let Some(max) = q.int("maxLength")? {
-        opts.max_length = max.max(0) as usize;
-    }
-    Ok(opts)
-}
-
-async fn digest_for(
-    s: &ApiState,
-    session: Session,
-    opts: DigestOptions,
-) -> ApiResult<TextOnlyDigest> {
-    let working_dir = s
-        .app
-        .projects
-        .get(&session.project_id)
-        .await
-        .map(|p| p.working_dir)
-        .unwrap_or_default();
-    let worker_name = session
-        .team_member_snapshot
-        .as_ref()
-        .map(|t| t.name.clone());
-    let digester: std::sync::Arc<LogDigester> = s.digester.clone();
-    let now = now_ms();
-    tokio::task::spawn_blocking(move || {
-        digester.digest(&session, &working_dir, opts, worker_name, now)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "log digest task failed");
-        ApiError::internal()
-    })
-}
-
-async fn log_digest(
-    State(s): State<ApiState>,
-    PathParams(id): PathParams<Id>,
-    q: QueryMap,
-) -> ApiResult<Json<TextOnlyDigest>> {
-    let opts = digest_options(&q)?;
-    let session = s.app.sessions.get(&id).await?;
-    Ok(Json(digest_for(&s, session, opts).await?))
-}
-
-async fn log_digests(
-    State(s): State<ApiState>,
-    q: QueryMap,
-) -> ApiResult<Json<Vec<TextOnlyDigest>>> {
-    let opts = digest_options(&q)?;
-    // `Err(id)` stands for a requested id whose session is unknown: it gets the fallback.
-    let sessions: Vec<Result<Session, String>> = if let Some(parent) = q.string("parentSessionId") {
-        s.app
-            .sessions
-            .list(&SessionFilter {
-                parent_session_id: Some(parent),
-                ..SessionFilter::default()
-            })
-            .await?
-            .into_iter()
-            .filter(|s| !s.status.is_terminal())
-            .map(Ok)
-            .collect()
-    } else if let Some(ids) = q.str("sessionIds") {
-        let mut v = Vec::new();
-        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            v.push(s.app.sessions.get(id).await.map_err(|_| id.to_owned()));
-        }
-        v
-    } else {
-        return Ok(Json(Vec::new()));
-    };
-    let mut out = Vec::with_capacity(sessions.len());
-    for session in sessions {
-        let digest = match session {
-            Ok(session) => {
-                let id = session.id.clone();
-                digest_for(&s, session, opts)
-                    .await
-                    .unwrap_or_else(|_| LogDigester::fallback(&id, now_ms()))
-            }
-            Err(id) => LogDigester::fallback(&id, now_ms()),
-        };
-        out.push(digest);
-    }
-    Ok(Json(out))
 }
