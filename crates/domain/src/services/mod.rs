@@ -15,6 +15,7 @@ mod mail;
 mod ordering;
 mod project;
 mod session;
+mod session_interaction;
 mod spawn;
 mod task;
 mod team_member;
@@ -22,7 +23,8 @@ mod team_member;
 pub use mail::{MailService, SendMail, SessionMailInput};
 pub use ordering::OrderingService;
 pub use project::{CreateProject, ProjectService};
-pub use session::{CreateSession, ModalInput, PromptInput, SessionService};
+pub use session::{CreateSession, SessionService};
+pub use session_interaction::{ModalInput, PromptInput};
 pub use spawn::{SpawnRequest, SpawnResponse, SpawnService};
 pub use task::{CreateTask, TaskDoc, TaskService, UpdateTask};
 pub use team_member::{CreateTeamMember, TeamMemberService, UpdateTeamMember};
@@ -142,6 +144,7 @@ impl App {
 
 /// Trims `s`; `None` if absent or blank.
 pub(crate) fn non_blank(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
-

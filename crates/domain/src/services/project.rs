@@ -46,7 +46,11 @@ impl ProjectService {
         };
         let project = self.ctx.ports.projects.insert(project).await?;
         self.ctx
-            .emit(NewEvent::new(names::PROJECT_CREATED, &project.id, to_json(&project)))
+            .emit(NewEvent::new(
+                names::PROJECT_CREATED,
+                &project.id,
+                to_json(&project),
+            ))
             .await;
         Ok(project)
     }
@@ -81,7 +85,11 @@ impl ProjectService {
             .update(id, &patch, self.ctx.now())
             .await?;
         self.ctx
-            .emit(NewEvent::new(names::PROJECT_UPDATED, &project.id, to_json(&project)))
+            .emit(NewEvent::new(
+                names::PROJECT_UPDATED,
+                &project.id,
+                to_json(&project),
+            ))
             .await;
         Ok(project)
     }
@@ -108,7 +116,11 @@ impl ProjectService {
             tracing::warn!(project = id, error = %err, "orderings of deleted project not removed");
         }
         self.ctx
-            .emit(NewEvent::new(names::PROJECT_DELETED, id, json!({ "id": id })))
+            .emit(NewEvent::new(
+                names::PROJECT_DELETED,
+                id,
+                json!({ "id": id }),
+            ))
             .await;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! SessionService (ref §3.3 and the session routes of ref §4.4).
+//! SessionService (ref §3.3 and the session routes of ref §4.4). Modals and prompts are in
+//! `session_interaction.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::{Ctx, TeamMemberService, non_blank, to_json};
 use crate::entities::{
-    DocEntry, Extra, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionPatch,
-    SessionStatus, TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
+    DocEntry, Extra, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch, SessionStatus,
+    TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, names};
@@ -36,30 +37,6 @@ pub struct CreateSession {
     pub parent_session_id: Option<String>,
     /// Suppresses `session:created` and `task:session_added`.
     pub suppress_created_event: bool,
-}
-
-/// Input of `POST /api/sessions/:id/modal`.
-#[derive(Debug, Clone)]
-pub struct ModalInput {
-    /// Modal id.
-    pub modal_id: String,
-    /// HTML.
-    pub html: String,
-    /// Title (default `Agent Modal`).
-    pub title: Option<String>,
-    /// Where the agent wrote it.
-    pub file_path: Option<String>,
-}
-
-/// Input of `POST /api/sessions/:id/prompt`.
-#[derive(Debug, Clone)]
-pub struct PromptInput {
-    /// Non-empty content.
-    pub content: String,
-    /// Delivery mode (default send).
-    pub mode: PromptMode,
-    /// Sending session.
-    pub sender_session_id: Option<String>,
 }
 
 /// Sessions.
@@ -225,7 +202,10 @@ impl SessionService {
 
     /// Snapshot enrichment (ref §4.4): a read-time view, not written back.
     async fn enrich(&self, mut s: Session) -> Session {
-        let has_snapshots = s.team_member_snapshots.as_ref().is_some_and(|v| !v.is_empty())
+        let has_snapshots = s
+            .team_member_snapshots
+            .as_ref()
+            .is_some_and(|v| !v.is_empty())
             || s.team_member_snapshot.is_some();
         if has_snapshots {
             return s;
@@ -264,8 +244,7 @@ impl SessionService {
     /// `NotFound`.
     pub async fn update(&self, id: &str, mut patch: SessionPatch) -> DomainResult<Session> {
         let old = self.get_raw(id).await?;
-        if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed
-        {
+        if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed {
             patch.status = None;
             if patch.is_empty() {
                 return Ok(old);
@@ -325,7 +304,10 @@ impl SessionService {
                     continue;
                 }
             };
-            if task.session_status(&session.id).is_none_or(|s| s.is_final()) {
+            if task
+                .session_status(&session.id)
+                .is_none_or(|s| s.is_final())
+            {
                 continue;
             }
             match self
@@ -389,13 +371,21 @@ impl SessionService {
         self.ctx.ports.sessions.delete(id).await?;
         self.ctx
             .emit(
-                NewEvent::new(names::SESSION_DELETED, &session.project_id, json!({ "id": id }))
-                    .for_session(id),
+                NewEvent::new(
+                    names::SESSION_DELETED,
+                    &session.project_id,
+                    json!({ "id": id }),
+                )
+                .for_session(id),
             )
             .await;
         for task in tasks {
             self.ctx
-                .emit(NewEvent::new(names::TASK_UPDATED, &task.project_id, to_json(&task)))
+                .emit(NewEvent::new(
+                    names::TASK_UPDATED,
+                    &task.project_id,
+                    to_json(&task),
+                ))
                 .await;
         }
         Ok(())
@@ -447,7 +437,11 @@ impl SessionService {
             return Err(DomainError::not_found("Task", task_id));
         }
         let now = self.ctx.now();
-        self.ctx.ports.sessions.remove_task(id, task_id, now).await?;
+        self.ctx
+            .ports
+            .sessions
+            .remove_task(id, task_id, now)
+            .await?;
         self.ctx
             .ports
             .tasks
@@ -479,7 +473,12 @@ impl SessionService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn add_event(&self, id: &str, kind: String, data: Option<Value>) -> DomainResult<Session> {
+    pub async fn add_event(
+        &self,
+        id: &str,
+        kind: String,
+        data: Option<Value>,
+    ) -> DomainResult<Session> {
         let now = self.ctx.now();
         let event = SessionEvent {
             id: self.ctx.id("evt"),
@@ -597,104 +596,6 @@ impl SessionService {
     /// The session's docs. `NotFound`.
     pub async fn docs(&self, id: &str) -> DomainResult<Vec<DocEntry>> {
         Ok(self.get_raw(id).await?.docs)
-    }
-
-    /// Stores the modal HTML and emits `session:modal`
-    /// `{sessionId, modalId, title, html, filePath, timestamp}`.
-    ///
-    /// # Errors
-    /// `NotFound` session.
-    pub async fn show_modal(&self, id: &str, input: ModalInput) -> DomainResult<()> {
-        let session = self.get_raw(id).await?;
-        let written = self.ctx.ports.modals.save(&input.modal_id, &input.html).await?;
-        let data = json!({
-            "sessionId": id,
-            "modalId": input.modal_id,
-            "title": input.title.unwrap_or_else(|| "Agent Modal".into()),
-            "html": input.html,
-            "filePath": input.file_path.unwrap_or(written),
-            "timestamp": self.ctx.now(),
-        });
-        self.ctx
-            .emit(NewEvent::new(names::SESSION_MODAL, &session.project_id, data).for_session(id))
-            .await;
-        Ok(())
-    }
-
-    /// The project of a session that may not exist (modal actions are not checked, ref
-    /// §4.4): `''` when unknown.
-    async fn project_of(&self, id: &str) -> DomainResult<String> {
-        Ok(self
-            .ctx
-            .ports
-            .sessions
-            .get(id)
-            .await?
-            .map(|s| s.project_id)
-            .unwrap_or_default())
-    }
-
-    /// Emits `session:modal_action` `{sessionId, modalId, action, data, timestamp}`.
-    pub async fn modal_action(
-        &self,
-        id: &str,
-        modal_id: &str,
-        action: &str,
-        data: Value,
-    ) -> DomainResult<()> {
-        let project = self.project_of(id).await?;
-        let payload = json!({
-            "sessionId": id, "modalId": modal_id, "action": action, "data": data,
-            "timestamp": self.ctx.now(),
-        });
-        self.ctx
-            .emit(NewEvent::new(names::SESSION_MODAL_ACTION, project, payload).for_session(id))
-            .await;
-        Ok(())
-    }
-
-    /// Emits `session:modal_closed` `{sessionId, modalId, timestamp}`.
-    pub async fn modal_close(&self, id: &str, modal_id: &str) -> DomainResult<()> {
-        let project = self.project_of(id).await?;
-        let payload = json!({ "sessionId": id, "modalId": modal_id, "timestamp": self.ctx.now() });
-        self.ctx
-            .emit(NewEvent::new(names::SESSION_MODAL_CLOSED, project, payload).for_session(id))
-            .await;
-        Ok(())
-    }
-
-    /// Sends a prompt to a session's terminal: emits `session:prompt_send`
-    /// `{sessionId, content, mode, senderSessionId, timestamp}`, then appends the
-    /// `prompt_received` timeline entry (which emits `session:updated`).
-    ///
-    /// # Errors
-    /// `NotFound` session.
-    pub async fn prompt(&self, id: &str, input: PromptInput) -> DomainResult<Session> {
-        let session = self.get_raw(id).await?;
-        let data = json!({
-            "sessionId": id,
-            "content": input.content,
-            "mode": input.mode.as_str(),
-            "senderSessionId": input.sender_session_id,
-            "timestamp": self.ctx.now(),
-        });
-        self.ctx
-            .emit(NewEvent::new(names::SESSION_PROMPT_SEND, &session.project_id, data).for_session(id))
-            .await;
-        let preview: String = input.content.chars().take(100).collect();
-        let ellipsis = if input.content.chars().count() > 100 { "..." } else { "" };
-        let message = format!(
-            "Received prompt from session {}: \"{preview}{ellipsis}\"",
-            input.sender_session_id.as_deref().unwrap_or("unknown")
-        );
-        self.add_timeline_event(
-            id,
-            TimelineEventType::PromptReceived,
-            Some(message),
-            None,
-            Some(json!({ "senderSessionId": input.sender_session_id, "mode": input.mode.as_str() })),
-        )
-        .await
     }
 
     /// Marks a session `failed` with an `error` timeline entry (spawn failure, spec §2).

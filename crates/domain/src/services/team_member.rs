@@ -171,7 +171,11 @@ impl TeamMemberService {
     }
 
     /// A member (default or custom) or `None`.
-    pub(crate) async fn find(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+    pub(crate) async fn find(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> DomainResult<Option<TeamMember>> {
         if let Some(kind) = DefaultMemberKind::from_id(project_id, id) {
             return self.default_member(project_id, kind).await.map(Some);
         }
@@ -229,7 +233,10 @@ impl TeamMemberService {
             project_id,
             name,
             role,
-            identity: input.identity.map(|s| s.trim().to_owned()).unwrap_or_default(),
+            identity: input
+                .identity
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
             avatar,
             model: input.model,
             agent_tool: input.agent_tool,
@@ -279,7 +286,9 @@ impl TeamMemberService {
                 .await?
                 .unwrap_or_default();
             over.extend(fields);
-            store.put_override(&member.project_id, &member.id, over).await?;
+            store
+                .put_override(&member.project_id, &member.id, over)
+                .await?;
             self.get(&member.project_id, &member.id).await
         } else {
             let mut updated = merge(member, &fields)?;
@@ -364,7 +373,11 @@ impl TeamMemberService {
                     .into(),
             ));
         }
-        self.ctx.ports.team_members.delete_custom(project_id, id).await?;
+        self.ctx
+            .ports
+            .team_members
+            .delete_custom(project_id, id)
+            .await?;
         self.ctx
             .emit(NewEvent::new(
                 names::TEAM_MEMBER_DELETED,
@@ -412,7 +425,8 @@ impl TeamMemberService {
     /// # Errors
     /// `NotFound`; `Forbidden` for defaults.
     pub async fn archive(&self, project_id: &str, id: &str) -> DomainResult<TeamMember> {
-        self.set_status(project_id, id, TeamMemberStatus::Archived).await
+        self.set_status(project_id, id, TeamMemberStatus::Archived)
+            .await
     }
 
     /// Unarchives a custom member; emits `team_member:updated` unless already active.
@@ -420,7 +434,8 @@ impl TeamMemberService {
     /// # Errors
     /// `NotFound`; `Forbidden` for defaults.
     pub async fn unarchive(&self, project_id: &str, id: &str) -> DomainResult<TeamMember> {
-        self.set_status(project_id, id, TeamMemberStatus::Active).await
+        self.set_status(project_id, id, TeamMemberStatus::Active)
+            .await
     }
 
     /// Drops a default member's override; emits `team_member:updated`.
