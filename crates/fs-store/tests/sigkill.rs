@@ -153,7 +153,7 @@ fn writer_mode(dir: &Path) {
                     n += 1;
                     // Owned task: create every 4th round, otherwise bump a version.
                     let own = format!("task_w{w}_{}", n / 4);
-                    if n % 4 == 0 {
+                    if n.is_multiple_of(4) {
                         let mut t = task(&own, &format!("p{}", w % 3), T0 + n as i64);
                         t.description = "0".into();
                         tasks.insert(t).await.unwrap();

@@ -299,7 +299,7 @@ pub async fn appends(repo: Arc<dyn SessionRepository>) {
         added_by: Some("sess_1".into()),
     };
     let s = ok(repo.add_doc("sess_1", doc.clone(), T0 + 4).await, "doc");
-    assert_eq!(s.docs, [doc.clone()]);
+    assert_eq!(s.docs, std::slice::from_ref(&doc));
     assert_eq!(s.last_activity, T0 + 4);
     assert_eq!(ok(repo.get("sess_1").await, "get"), Some(s));
     assert_not_found(

@@ -1,0 +1,130 @@
+//! Start-up load time. The ignored test generates a data directory (20,000 tasks over 20
+//! projects and 200 sessions by default; `MAESTRO_LOAD_TASKS` / `MAESTRO_LOAD_SESSIONS`
+//! override) and times `FsStore::open`:
+//!
+//! ```text
+//! cargo test -p maestro-fs-store --release --test load_perf -- --ignored --nocapture
+//! ```
+//! The small non-ignored test keeps the code path exercised with a generous bound.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use maestro_domain::entities::{SessionFilter, TaskFilter, TaskSessionStatus};
+use maestro_domain::ports::{SessionRepository, TaskRepository};
+use maestro_domain::testing::fixtures::{T0, session, task, timeline};
+use maestro_fs_store::FsStore;
+
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes `tasks` task files and `sessions` session files in the reference layout (plain
+/// writes, no fsync: this only prepares input).
+fn generate(dir: &Path, tasks: usize, sessions: usize) {
+    let projects = 20;
+    for p in 0..projects {
+        std::fs::create_dir_all(dir.join(format!("tasks/proj_{p}"))).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("sessions")).unwrap();
+    std::thread::scope(|s| {
+        for part in 0..4 {
+            s.spawn(move || {
+                for i in (part..tasks).step_by(4) {
+                    let p = i % projects;
+                    let mut t = task(&format!("task_{i:06}"), &format!("proj_{p}"), T0 + i as i64);
+                    t.description = "Implement the thing described in the design doc; keep \
+                                     the public API stable and add tests for every edge case."
+                        .into();
+                    t.session_ids = vec![
+                        format!("sess_{}", i % 200),
+                        format!("sess_{}", (i + 1) % 200),
+                    ];
+                    let statuses = t.task_session_statuses.get_or_insert_with(Default::default);
+                    statuses.insert(format!("sess_{}", i % 200), TaskSessionStatus::Working);
+                    t.skill_ids = vec!["rust".into()];
+                    let bytes = serde_json::to_vec_pretty(&t).unwrap();
+                    std::fs::write(dir.join(format!("tasks/proj_{p}/task_{i:06}.json")), bytes)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    for i in 0..sessions {
+        let mut s = session(
+            &format!("sess_{i}"),
+            &format!("proj_{}", i % projects),
+            T0 + i as i64,
+        );
+        s.timeline
+            .extend((0..50).map(|k| timeline(&format!("evt_{i}_{k}"), T0 + k)));
+        let bytes = serde_json::to_vec_pretty(&s).unwrap();
+        std::fs::write(dir.join(format!("sessions/sess_{i}.json")), bytes).unwrap();
+    }
+}
+
+async fn timed_open(tasks: usize, sessions: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), tasks, sessions);
+    // Flush the generated files first, so the load's directory fsync does not pay for
+    // writing them back (on a real data dir they are long on disk).
+    let _ = std::process::Command::new("sync").status();
+    let start = Instant::now();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(
+        store
+            .tasks
+            .list(&TaskFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        tasks
+    );
+    assert_eq!(
+        store
+            .sessions
+            .list(&SessionFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        sessions
+    );
+    let start = Instant::now();
+    let listed = store
+        .tasks
+        .list(&TaskFilter {
+            project_id: Some("proj_3".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    println!(
+        "list of one project ({} tasks) took {:?}",
+        listed.len(),
+        start.elapsed()
+    );
+    elapsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run with --ignored --nocapture (ideally --release)"]
+async fn load_time_of_a_large_data_dir() {
+    let tasks = env_count("MAESTRO_LOAD_TASKS", 20_000);
+    let sessions = env_count("MAESTRO_LOAD_SESSIONS", 200);
+    let elapsed = timed_open(tasks, sessions).await;
+    println!("FsStore::open: {tasks} tasks + {sessions} sessions loaded in {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_time_smoke() {
+    let elapsed = timed_open(2_000, 20).await;
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "loading 2,000 tasks took {elapsed:?}"
+    );
+}
