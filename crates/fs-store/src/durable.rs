@@ -24,9 +24,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// True if `name` is one of our temp files (`.<something>.tmp`).
+/// True if `name` is one of our temp files (`.<name>.<pid>.<n>.tmp`).
 pub(crate) fn is_temp_name(name: &str) -> bool {
-    name.starts_with('.') && name.ends_with(TMP_SUFFIX)
+    let Some(inner) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(TMP_SUFFIX))
+    else {
+        return false;
+    };
+    let mut parts = inner.rsplitn(3, '.');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_some_and(|n| !n.is_empty())
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -190,6 +199,8 @@ mod tests {
         assert!(!p.exists());
         assert!(is_temp_name(".a.json.1.2.tmp"));
         assert!(!is_temp_name("a.json"));
+        assert!(!is_temp_name(".notes.tmp"));
+        assert!(!is_temp_name(".x.1.tmp"));
     }
 
     #[test]

@@ -231,6 +231,8 @@ fn scan(layout: &Layout) -> Result<(Vec<Job>, Vec<PathBuf>), FsStoreError> {
             jobs.push(Job::Mail(e.path));
         }
     }
+    // Only to clean up leftover temp files of modal writes.
+    entries(&layout.dir("modals"))?;
     Ok((jobs, legacy_mail))
 }
 

@@ -301,3 +301,110 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    fn counted(renders: &Arc<AtomicUsize>, bytes: Vec<u8>) -> Op {
+        let renders = renders.clone();
+        Op::Write {
+            render: Box::new(move || {
+                renders.fetch_add(1, Ordering::SeqCst);
+                Ok(bytes)
+            }),
+            then_remove: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn coalesces_writes_of_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
+        let path = dir.path().join("f.json");
+        let renders = Arc::new(AtomicUsize::new(0));
+        // The first write blocks until every other update has been submitted.
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let renders = renders.clone();
+            Op::Write {
+                render: Box::new(move || {
+                    renders.fetch_add(1, Ordering::SeqCst);
+                    blocked.recv().ok();
+                    Ok(b"0".to_vec())
+                }),
+                then_remove: None,
+            }
+        };
+        let mut tickets = vec![writer.submit(path.clone(), first)];
+        for i in 1..=100 {
+            tickets.push(writer.submit(path.clone(), counted(&renders, i.to_string().into())));
+        }
+        release.send(()).unwrap();
+        for t in tickets {
+            t.wait().await.unwrap();
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 2, "first + newest only");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "100");
+        writer.idle().await;
+        assert!(lock(&writer.slots).is_empty());
+        // A later write starts a fresh slot.
+        writer
+            .submit(path.clone(), counted(&renders, b"again".to_vec()))
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_write_reports_error_and_writer_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
+        std::fs::write(dir.path().join("not-a-dir"), "x").unwrap();
+        let bad = dir.path().join("not-a-dir/f.json");
+        let err = writer
+            .submit(bad.clone(), Op::bytes(b"1".to_vec()))
+            .wait()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not-a-dir"), "{err}");
+        let good = dir.path().join("g.json");
+        writer
+            .submit(good.clone(), Op::bytes(b"2".to_vec()))
+            .wait()
+            .await
+            .unwrap();
+        writer
+            .submit(good.clone(), Op::Delete { also: None })
+            .wait()
+            .await
+            .unwrap();
+        assert!(!good.exists());
+        writer.idle().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stray_is_removed_after_the_new_file_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, "{}").unwrap();
+        let stray = Stray::new(old.clone());
+        let new = dir.path().join("sub/new.json");
+        writer
+            .submit(
+                new.clone(),
+                Op::json(Arc::new(1), live_stray(&Some(stray.clone()))),
+            )
+            .wait()
+            .await
+            .unwrap();
+        assert!(new.is_file() && !old.exists());
+        assert!(stray.is_removed());
+        assert!(live_stray(&Some(stray)).is_none());
+    }
+}

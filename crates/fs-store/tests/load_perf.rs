@@ -67,12 +67,14 @@ fn generate(dir: &Path, tasks: usize, sessions: usize) {
     }
 }
 
-async fn timed_open(tasks: usize, sessions: usize) -> Duration {
+async fn timed_open(tasks: usize, sessions: usize, sync_first: bool) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), tasks, sessions);
     // Flush the generated files first, so the load's directory fsync does not pay for
     // writing them back (on a real data dir they are long on disk).
-    let _ = std::process::Command::new("sync").status();
+    if sync_first {
+        let _ = std::process::Command::new("sync").status();
+    }
     let start = Instant::now();
     let store = FsStore::open(dir.path()).await.unwrap();
     let elapsed = start.elapsed();
@@ -116,13 +118,65 @@ async fn timed_open(tasks: usize, sessions: usize) -> Duration {
 async fn load_time_of_a_large_data_dir() {
     let tasks = env_count("MAESTRO_LOAD_TASKS", 20_000);
     let sessions = env_count("MAESTRO_LOAD_SESSIONS", 200);
-    let elapsed = timed_open(tasks, sessions).await;
+    let elapsed = timed_open(tasks, sessions, true).await;
     println!("FsStore::open: {tasks} tasks + {sessions} sessions loaded in {elapsed:?}");
+}
+
+/// Write throughput: concurrent creates of distinct files, then concurrent updates of a few
+/// hot files (coalesced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run with --ignored --nocapture (ideally --release)"]
+async fn write_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let n = env_count("MAESTRO_WRITE_TASKS", 2_000);
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let tasks = store.tasks.clone();
+        set.spawn(async move {
+            tasks
+                .insert(task(
+                    &format!("task_{i:06}"),
+                    &format!("proj_{}", i % 10),
+                    T0,
+                ))
+                .await
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let creates = start.elapsed();
+    let start = Instant::now();
+    for i in 0..n {
+        let tasks = store.tasks.clone();
+        set.spawn(async move {
+            tasks
+                .set_session_status(
+                    &format!("task_{:06}", i % 20),
+                    &format!("sess_{i}"),
+                    TaskSessionStatus::Working,
+                    T0,
+                )
+                .await
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let updates = start.elapsed();
+    println!(
+        "{n} concurrent creates in {creates:?} ({:.0}/s); {n} concurrent status updates on 20 \
+         tasks in {updates:?} ({:.0}/s)",
+        n as f64 / creates.as_secs_f64(),
+        n as f64 / updates.as_secs_f64()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_time_smoke() {
-    let elapsed = timed_open(2_000, 20).await;
+    let elapsed = timed_open(2_000, 20, false).await;
     assert!(
         elapsed < Duration::from_secs(10),
         "loading 2,000 tasks took {elapsed:?}"

@@ -89,6 +89,11 @@ fn acknowledged_writes_survive_sigkill() {
         .unwrap();
     rt.block_on(async {
         let store = FsStore::open(dir.path()).await.unwrap();
+        assert_eq!(
+            leftover_temp_files(dir.path()),
+            0,
+            "open removes temp files"
+        );
         for (id, acked) in &versions {
             let t = store
                 .tasks
@@ -109,6 +114,21 @@ fn acknowledged_writes_survive_sigkill() {
         }
     });
     assert!(!versions.is_empty() && !statuses.is_empty());
+}
+
+fn leftover_temp_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().unwrap().is_dir() {
+                leftover_temp_files(&e.path())
+            } else {
+                usize::from(name.starts_with('.') && name.ends_with(".tmp"))
+            }
+        })
+        .sum()
 }
 
 fn check_json_files(dir: &Path, checked: &mut usize) {
