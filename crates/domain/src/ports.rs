@@ -53,7 +53,8 @@ pub trait TaskRepository: Send + Sync {
         now: i64,
     ) -> DomainResult<Task>;
     /// Idempotent link; returns the task and whether the id was added. `NotFound` if missing.
-    async fn add_session(&self, id: &str, session_id: &str, now: i64) -> DomainResult<(Task, bool)>;
+    async fn add_session(&self, id: &str, session_id: &str, now: i64)
+    -> DomainResult<(Task, bool)>;
     /// Unlink; with `drop_status` also removes the session's per-session status.
     /// `NotFound` if missing.
     async fn remove_session(

@@ -202,7 +202,9 @@ pub struct TaskFilter {
 impl TaskFilter {
     /// True if `task` passes the filter.
     pub fn matches(&self, task: &Task) -> bool {
-        self.project_id.as_ref().is_none_or(|p| &task.project_id == p)
+        self.project_id
+            .as_ref()
+            .is_none_or(|p| &task.project_id == p)
             && self.status.is_none_or(|s| task.status == s)
             && self.parent_id.as_ref().is_none_or(|p| &task.parent_id == p)
             && self

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    AgentMode, AgentTool, Extra, PermissionMode, TeamMemberSnapshot, TeamMemberStatus,
-};
+use super::{AgentMode, AgentTool, Extra, PermissionMode, TeamMemberSnapshot, TeamMemberStatus};
 
 /// Capabilities; keys are snake_case on the wire (ref §1.9).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

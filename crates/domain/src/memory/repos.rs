@@ -37,7 +37,10 @@ impl ProjectRepository for MemoryProjectRepository {
     async fn insert(&self, project: Project) -> DomainResult<Project> {
         let mut m = lock(&self.0);
         if m.contains_key(&project.id) {
-            return Err(DomainError::Conflict(format!("Project {} exists", project.id)));
+            return Err(DomainError::Conflict(format!(
+                "Project {} exists",
+                project.id
+            )));
         }
         m.insert(project.id.clone(), project.clone());
         Ok(project)
@@ -73,7 +76,9 @@ pub struct MemoryTaskRepository(Mutex<HashMap<String, Task>>);
 impl MemoryTaskRepository {
     fn with<R>(&self, id: &str, f: impl FnOnce(&mut Task) -> R) -> DomainResult<R> {
         let mut m = lock(&self.0);
-        let t = m.get_mut(id).ok_or_else(|| DomainError::not_found("Task", id))?;
+        let t = m
+            .get_mut(id)
+            .ok_or_else(|| DomainError::not_found("Task", id))?;
         Ok(f(t))
     }
 }
@@ -93,7 +98,10 @@ impl TaskRepository for MemoryTaskRepository {
     }
     async fn list(&self, filter: &TaskFilter) -> DomainResult<Vec<Task>> {
         Ok(sorted(
-            lock(&self.0).values().filter(|t| filter.matches(t)).cloned(),
+            lock(&self.0)
+                .values()
+                .filter(|t| filter.matches(t))
+                .cloned(),
             |t| (t.created_at, t.id.clone()),
         ))
     }
@@ -118,7 +126,12 @@ impl TaskRepository for MemoryTaskRepository {
             t.clone()
         })
     }
-    async fn add_session(&self, id: &str, session_id: &str, now: i64) -> DomainResult<(Task, bool)> {
+    async fn add_session(
+        &self,
+        id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> DomainResult<(Task, bool)> {
         self.with(id, |t| {
             let added = t.add_session(session_id, now);
             (t.clone(), added)
@@ -172,7 +185,10 @@ impl SessionRepository for MemorySessionRepository {
     }
     async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
         Ok(sorted(
-            lock(&self.0).values().filter(|s| filter.matches(s)).cloned(),
+            lock(&self.0)
+                .values()
+                .filter(|s| filter.matches(s))
+                .cloned(),
             |s| (s.started_at, s.id.clone()),
         ))
     }
