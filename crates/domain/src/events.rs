@@ -220,4 +220,8 @@ pub trait EventBus: Send + Sync {
 
     /// Counters.
     fn stats(&self) -> Arc<BusStats>;
+
+    /// In-process subscriptions currently open (each long-poll and each real-time hub holds
+    /// one), for `/metrics` and leak checks.
+    fn subscriber_count(&self) -> usize;
 }

@@ -162,4 +162,8 @@ impl EventBus for MemoryEventBus {
     fn stats(&self) -> Arc<BusStats> {
         self.stats.clone()
     }
+
+    fn subscriber_count(&self) -> usize {
+        self.tx.receiver_count()
+    }
 }
