@@ -151,7 +151,13 @@ async fn create_links_tasks_with_timeline_and_events_in_order() {
     let entries: Vec<_> = s
         .timeline
         .iter()
-        .map(|e| (e.kind, e.message.as_deref(), e.task_id.as_deref()))
+        .map(|e| {
+            (
+                e.kind.known().expect("known"),
+                e.message.as_deref(),
+                e.task_id.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         entries,
@@ -636,7 +642,11 @@ async fn add_and_remove_task_events_and_timeline() {
     assert_eq!(h.stored_task(&t.id).await.session_ids, vec![s.id.clone()]);
     let last = session.timeline.last().unwrap();
     assert_eq!(
-        (last.kind, last.message.as_deref(), last.task_id.as_deref()),
+        (
+            last.kind.known().expect("known"),
+            last.message.as_deref(),
+            last.task_id.as_deref()
+        ),
         (
             TimelineEventType::TaskStarted,
             Some("Added task to session"),
@@ -661,7 +671,11 @@ async fn add_and_remove_task_events_and_timeline() {
     assert!(h.stored_task(&t.id).await.session_ids.is_empty());
     let last = removed.timeline.last().unwrap();
     assert_eq!(
-        (last.kind, last.message.as_deref(), last.task_id.as_deref()),
+        (
+            last.kind.known().expect("known"),
+            last.message.as_deref(),
+            last.task_id.as_deref()
+        ),
         (
             TimelineEventType::TaskCompleted,
             Some("Removed task from session"),

@@ -252,14 +252,14 @@ async fn default_spawn_session_manifest_env_and_events() {
     let kinds: Vec<_> = s
         .timeline
         .iter()
-        .map(|e| (e.kind, e.task_id.clone()))
+        .map(|e| (e.kind.clone(), e.task_id.clone()))
         .collect();
     assert_eq!(
         kinds,
         vec![
-            (TimelineEventType::SessionStarted, None),
-            (TimelineEventType::TaskStarted, Some(w.t1.id.clone())),
-            (TimelineEventType::TaskStarted, Some(w.t2.id.clone())),
+            (TimelineEventType::SessionStarted.into(), None),
+            (TimelineEventType::TaskStarted.into(), Some(w.t1.id.clone())),
+            (TimelineEventType::TaskStarted.into(), Some(w.t2.id.clone())),
         ]
     );
     let expected_env: BTreeMap<String, String> = [

@@ -858,7 +858,7 @@ async fn add_doc_links_an_unlinked_session() {
     let doc = session.docs.last().unwrap();
     assert_eq!(doc.task_id.as_deref(), Some(t.id.as_str()));
     assert_eq!(doc.content.as_deref(), Some("body"));
-    let kinds: Vec<_> = session.timeline.iter().map(|e| e.kind).collect();
+    let kinds: Vec<_> = session.timeline.iter().map(|e| e.kind.clone()).collect();
     assert_eq!(
         kinds,
         vec![

@@ -163,6 +163,64 @@ string_enum!(
     }
 );
 
+/// A stored timeline type: one of [`TimelineEventType`], or another string. The reference
+/// stored any string (ref §1.5: "not validated on input"), so data written by it may hold
+/// types we do not know; they load and round-trip verbatim. New input is still validated
+/// against [`TimelineEventType`] at the edge (spec §2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TimelineKind {
+    /// A type of the closed set.
+    Known(TimelineEventType),
+    /// Any other string found in stored data.
+    Other(String),
+}
+
+impl TimelineKind {
+    /// The known type, if it is one.
+    pub fn known(&self) -> Option<TimelineEventType> {
+        match self {
+            Self::Known(k) => Some(*k),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The wire text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Known(k) => k.as_str(),
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl From<TimelineEventType> for TimelineKind {
+    fn from(k: TimelineEventType) -> Self {
+        Self::Known(k)
+    }
+}
+
+impl PartialEq<TimelineEventType> for TimelineKind {
+    fn eq(&self, other: &TimelineEventType) -> bool {
+        matches!(self, Self::Known(k) if k == other)
+    }
+}
+
+impl Serialize for TimelineKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimelineKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match TimelineEventType::parse(&s) {
+            Some(k) => Self::Known(k),
+            None => Self::Other(s),
+        })
+    }
+}
+
 string_enum!(
     /// Typed mail kind (spec §3, ref Appendix A).
     MailType {

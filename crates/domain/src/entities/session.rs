@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentTool, Extra, PermissionMode, SessionStatus, TimelineEventType};
+use super::{AgentTool, Extra, PermissionMode, SessionStatus, TimelineKind};
 
 /// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,9 +96,9 @@ pub struct SessionEvent {
 pub struct TimelineEvent {
     /// `evt_…`.
     pub id: String,
-    /// Entry type.
+    /// Entry type (unknown types from stored data are kept verbatim).
     #[serde(rename = "type")]
-    pub kind: TimelineEventType,
+    pub kind: TimelineKind,
     /// Epoch ms.
     pub timestamp: i64,
     /// Message.
@@ -295,5 +295,23 @@ impl SessionFilter {
                 .as_ref()
                 .is_none_or(|p| s.parent_session_id.as_ref() == Some(p))
             && (!self.active_only || s.status != SessionStatus::Completed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::entities::TimelineEventType;
+
+    #[test]
+    fn unknown_stored_timeline_types_round_trip() {
+        let text = r#"{"id":"evt_1","type":"custom_note","timestamp":5,"message":"m"}"#;
+        let e: TimelineEvent = serde_json::from_str(text).unwrap();
+        assert_eq!(e.kind, TimelineKind::Other("custom_note".into()));
+        assert_eq!(serde_json::to_string(&e).unwrap(), text);
+        let known: TimelineEvent =
+            serde_json::from_str(r#"{"id":"evt_2","type":"progress","timestamp":5}"#).unwrap();
+        assert_eq!(known.kind, TimelineEventType::Progress);
     }
 }

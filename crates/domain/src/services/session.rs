@@ -65,7 +65,7 @@ impl SessionService {
     ) -> TimelineEvent {
         TimelineEvent {
             id: self.ctx.id("evt"),
-            kind,
+            kind: kind.into(),
             timestamp: self.ctx.now(),
             message,
             task_id,

@@ -96,7 +96,7 @@ pub fn session(id: &str, project_id: &str, started_at: i64) -> Session {
 pub fn timeline(id: &str, timestamp: i64) -> TimelineEvent {
     TimelineEvent {
         id: id.to_owned(),
-        kind: TimelineEventType::SessionStarted,
+        kind: TimelineEventType::SessionStarted.into(),
         timestamp,
         message: Some("Session created".to_owned()),
         task_id: None,

@@ -36,7 +36,7 @@ fn event(id: &str, at: i64) -> SessionEvent {
 fn progress(id: &str, at: i64) -> TimelineEvent {
     TimelineEvent {
         id: id.to_owned(),
-        kind: TimelineEventType::Progress,
+        kind: TimelineEventType::Progress.into(),
         timestamp: at,
         message: Some(format!("step {id}")),
         task_id: Some("task_1".to_owned()),

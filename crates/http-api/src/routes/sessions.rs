@@ -228,7 +228,7 @@ async fn update(
                 let ts = t.timestamp.unwrap_or(now);
                 TimelineEvent {
                     id: fill_id(t.id, ts),
-                    kind: t.kind,
+                    kind: t.kind.into(),
                     timestamp: ts,
                     message: t.message,
                     task_id: t.task_id,
