@@ -1,6 +1,638 @@
-//! `cargo xtask bench`: load generator and server on this machine (filled in later).
+//! `cargo xtask bench [--quick] [--out FILE] [--no-build]`: builds the release server (and an
+//! optimized xtask to run the load generator from), generates two data directories, runs the
+//! load generator against the real binary on this machine and prints a markdown table comparing
+//! the figures with the TypeScript server and the targets of the performance issue.
+//!
+//! `--quick`: 2 s windows instead of 10 s, 200 fan-out events instead of 1,000, one start-up.
+//! `--out FILE`: also write the report there. `--no-build`: use `target/release/maestro-server`
+//! as it is (and this xtask binary as it is).
+//!
+//! Before each measurement it waits (bounded) for the machine to be quiet. Measured, in order:
+//! 1. start-up on dataset B (10 projects × 2,000 tasks = 20,000 tasks, 200 sessions): spawn →
+//!    first `200` from `GET /health` (tight polling loop) and spawn → ready line, median of
+//!    several runs, plus RSS right after start-up;
+//! 2. on dataset A (1 project, 2,000 tasks of ≈ 400–450 B, 200 sessions), after start-up:
+//!    idle RSS;
+//! 3. closed-loop REST workloads, each with its own keep-alive connections: GET task by id
+//!    (32 connections), list of the 2,000 tasks (8), PATCH status (16);
+//! 4. fan-out of `task:updated` to 200 raw WebSocket clients, then the same with clients that
+//!    acknowledge every frame at once (a diagnostic of Nagle/delayed-ACK stalls);
+//! 5. idle RSS after that load (still 2,000 tasks);
+//! 6. creates (`POST /api/tasks`, 16 connections), last because they grow the project.
+//!
+//! Set `MAESTRO_BENCH_DEBUG=1` to print per-event fan-out timings on stderr. Other `MAESTRO_*`
+//! variables are passed to the server, for experiments with its settings.
+//!
+//! The load generator runs on the same two cores as the server, so every throughput figure is a
+//! lower bound of what the server alone could do; the report says how much CPU each side used.
+
+mod data;
+mod fanout;
+mod load;
+mod report;
+mod server;
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::Value;
+
+use self::data::{Dataset, Shape};
+use self::load::{Conn, LoadResult, MakeReq, Workload};
+use self::report::{Report, Row};
+use self::server::{Dirs, Server};
+
+/// Command-line options.
+struct Opts {
+    quick: bool,
+    out: Option<PathBuf>,
+    build: bool,
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut o = Self {
+            quick: false,
+            out: None,
+            build: true,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--quick" => o.quick = true,
+                "--no-build" => o.build = false,
+                "--out" => o.out = Some(it.next().context("--out needs a file")?.into()),
+                "-h" | "--help" => {
+                    println!("usage: cargo xtask bench [--quick] [--out FILE] [--no-build]");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown bench option `{other}` (try --help)"),
+            }
+        }
+        Ok(o)
+    }
+
+    /// Measured window of each REST workload.
+    fn duration(&self) -> Duration {
+        Duration::from_secs(if self.quick { 2 } else { 10 })
+    }
+
+    /// Unmeasured warm-up before each window.
+    fn warmup(&self) -> Duration {
+        Duration::from_millis(if self.quick { 500 } else { 1_000 })
+    }
+}
+
+/// How long to wait for other processes to leave the CPU before each measurement.
+const QUIET_WAIT: Duration = Duration::from_secs(60);
+
+/// Set in the environment of the optimized re-run of this command.
+const CHILD_ENV: &str = "MAESTRO_BENCH_RELEASE_CHILD";
 
 /// Runs the benchmarks.
-pub fn run(_args: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark harness is not written yet")
+///
+/// `cargo xtask` builds xtask without optimizations, which would make the load generator (hyper,
+/// tungstenite, histograms) much slower than the server it measures on the same two cores. So
+/// this builds the server **and** xtask in release mode, then re-runs the benchmark from the
+/// optimized xtask binary.
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let opts = Opts::parse(args)?;
+    let release_child = std::env::var_os(CHILD_ENV).is_some();
+    if cfg!(debug_assertions) && !release_child && opts.build {
+        let bins = build_release()?;
+        let xtask = bins
+            .xtask
+            .context("cargo did not report the xtask executable")?;
+        eprintln!("bench: re-running from the optimized {}", xtask.display());
+        let mut child_args = vec!["bench".to_owned(), "--no-build".to_owned()];
+        child_args.extend(args.iter().filter(|a| *a != "--no-build").cloned());
+        let status = std::process::Command::new(&xtask)
+            .args(&child_args)
+            .env(CHILD_ENV, bins.server.context("no server executable")?)
+            .status()
+            .with_context(|| format!("running {}", xtask.display()))?;
+        if !status.success() {
+            bail!("the benchmark failed ({status})");
+        }
+        return Ok(());
+    }
+    let bin = match std::env::var_os(CHILD_ENV) {
+        Some(p) => PathBuf::from(p),
+        None if opts.build => build_release()?.server.context("no server executable")?,
+        None => workspace_root().join("target/release/maestro-server"),
+    };
+    anyhow::ensure!(bin.exists(), "{} does not exist", bin.display());
+    let mut rep = Report::new(opts.quick);
+    if cfg!(debug_assertions) {
+        rep.note("The load generator ran WITHOUT optimizations (--no-build from a debug xtask); figures are pessimistic.".to_owned());
+    }
+
+    let tmp = tempfile::Builder::new()
+        .prefix("maestro-bench-")
+        .tempdir()?;
+    let (a_data, a_home) = (tmp.path().join("a/data"), tmp.path().join("a/home"));
+    let (b_data, b_home) = (tmp.path().join("b/data"), tmp.path().join("b/home"));
+    for d in [&a_data, &a_home, &b_data, &b_home] {
+        std::fs::create_dir_all(d)?;
+    }
+    let t = Instant::now();
+    let a = data::generate(
+        &a_data,
+        Shape {
+            projects: 1,
+            tasks_per_project: 2_000,
+            sessions: 200,
+        },
+    )?;
+    let b = data::generate(
+        &b_data,
+        Shape {
+            projects: 10,
+            tasks_per_project: 2_000,
+            sessions: 200,
+        },
+    )?;
+    rep.note(format!(
+        "Generated dataset A ({} files, {:.1} MB) and B ({} files, {:.1} MB) in {:.2} s under {}.",
+        a.files,
+        a.bytes as f64 / 1e6,
+        b.files,
+        b.bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64(),
+        tmp.path().display()
+    ));
+
+    if !server::wait_quiet(QUIET_WAIT)? {
+        rep.note("Start-up: the machine did not get quiet before it.".to_owned());
+    }
+    eprintln!("bench: start-up on 20,000 tasks");
+    startup(
+        &bin,
+        &Dirs {
+            data: &b_data,
+            home: &b_home,
+        },
+        if opts.quick { 1 } else { 3 },
+        &mut rep,
+    )?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dataset_a(
+        &bin,
+        &Dirs {
+            data: &a_data,
+            home: &a_home,
+        },
+        &a,
+        &opts,
+        &mut rep,
+    ))?;
+
+    let text = rep.render();
+    println!("{text}");
+    if let Some(out) = &opts.out {
+        std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("bench: report written to {}", out.display());
+    }
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// Executables reported by the release build.
+struct ReleaseBins {
+    server: Option<PathBuf>,
+    xtask: Option<PathBuf>,
+}
+
+/// `cargo build --release -p maestro-server -p xtask`; the binaries' paths come from cargo's
+/// JSON messages (so `CARGO_TARGET_DIR` and friends are honoured).
+fn build_release() -> anyhow::Result<ReleaseBins> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("bench: building maestro-server and xtask in release mode");
+    let mut child = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "maestro-server",
+            "-p",
+            "xtask",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(workspace_root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running cargo build")?;
+    let stdout = child.stdout.take().context("cargo stdout")?;
+    let mut bins = ReleaseBins {
+        server: None,
+        xtask: None,
+    };
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if msg["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let Some(exe) = msg["executable"].as_str() else {
+            continue;
+        };
+        match msg["target"]["name"].as_str() {
+            Some("maestro-server") => bins.server = Some(PathBuf::from(exe)),
+            Some("xtask") => bins.xtask = Some(PathBuf::from(exe)),
+            _ => {}
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("cargo build --release failed with {status}");
+    }
+    Ok(bins)
+}
+
+/// Start-up runs on the large directory; records the median.
+fn startup(bin: &Path, dirs: &Dirs<'_>, runs: usize, rep: &mut Report) -> anyhow::Result<()> {
+    let mut first = Vec::new();
+    let mut ready = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let port = server::free_port()?;
+        let mut srv = Server::spawn(bin, dirs, port)?;
+        let answered = server::poll_health(port, srv.spawned() + Duration::from_secs(60))?;
+        let (_, to_ready) = srv.wait_ready(Duration::from_secs(60))?;
+        first.push(answered.duration_since(srv.spawned()));
+        ready.push(to_ready);
+        rss.push(srv.rss_mib()?);
+    }
+    first.sort();
+    ready.sort();
+    let med = |v: &[Duration]| v[v.len() / 2].as_secs_f64() * 1e3;
+    let all: Vec<String> = first
+        .iter()
+        .map(|d| format!("{:.0}", d.as_secs_f64() * 1e3))
+        .collect();
+    rep.row(Row::upper(
+        "Start-up, 20,000 tasks: spawn → first answer",
+        med(&first),
+        "ms",
+        "≈ 3,900 ms",
+        1_000.0,
+        format!("{:.0} ms (runs: {} ms)", med(&first), all.join(", ")),
+    ));
+    rep.note(format!(
+        "Start-up: spawn → ready line median {:.0} ms; RSS right after start-up with 20,000 tasks {:.1} MiB. \
+         Page cache warm (files just written).",
+        med(&ready),
+        rss.iter().copied().fold(0.0, f64::max)
+    ));
+    Ok(())
+}
+
+/// Waits (bounded) for the machine to be quiet before a measurement; notes it when it was not.
+async fn quiet(name: &str, rep: &mut Report) -> anyhow::Result<()> {
+    let ok = tokio::task::spawn_blocking(|| server::wait_quiet(QUIET_WAIT)).await??;
+    if !ok {
+        eprintln!("bench: the machine is busy with other work; measuring {name} anyway");
+        rep.note(format!(
+            "{name}: the machine did not get quiet within {QUIET_WAIT:?} before it."
+        ));
+    }
+    Ok(())
+}
+
+/// CPU seconds of the server and of this process, and wall time, around a piece of work.
+struct CpuMeter {
+    server: f64,
+    me: f64,
+    machine: (f64, f64),
+    at: Instant,
+}
+
+impl CpuMeter {
+    fn start(srv: &Server) -> anyhow::Result<Self> {
+        Ok(Self {
+            server: srv.cpu_secs()?,
+            me: server::cpu_secs("/proc/self/stat")?,
+            machine: server::machine_cpu_secs()?,
+            at: Instant::now(),
+        })
+    }
+
+    /// `"CPU: server 1.30 cores, load generator 0.70, whole machine …"` since `start`.
+    fn describe(&self, srv: &Server) -> anyhow::Result<String> {
+        let wall = self.at.elapsed().as_secs_f64();
+        let s = (srv.cpu_secs()? - self.server) / wall;
+        let m = (server::cpu_secs("/proc/self/stat")? - self.me) / wall;
+        let (busy, steal) = server::machine_cpu_secs()?;
+        let busy = (busy - self.machine.0) / wall;
+        let steal = (steal - self.machine.1) / wall;
+        let others = (busy - s - m).max(0.0);
+        Ok(format!(
+            "CPU: server {s:.2} cores, load generator {m:.2}, rest of the machine {others:.2} \
+             (kernel I/O threads, other processes; steal {steal:.2})"
+        ))
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1e3
+}
+
+/// `"61.2K req/s (p50 0.45 / p99 1.9 / max 12 ms)"`.
+fn describe_load(r: &LoadResult) -> String {
+    format!(
+        "{} req/s (p50 {:.2} / p99 {:.2} / max {:.1} ms){}",
+        report::si(r.rate()),
+        ms(r.hist.value_at_quantile(0.5)),
+        ms(r.hist.value_at_quantile(0.99)),
+        ms(r.hist.max()),
+        if r.errors == 0 {
+            String::new()
+        } else {
+            format!(", **{} errors**", r.errors)
+        }
+    )
+}
+
+/// `"p50 … / p99 … / max … ms, 100.00 % delivered"`.
+fn describe_fanout(f: &fanout::FanoutResult) -> String {
+    format!(
+        "p50 {:.2} / p99 {:.2} / max {:.1} ms, {:.2} % delivered",
+        ms(f.latency.value_at_quantile(0.5)),
+        ms(f.latency.value_at_quantile(0.99)),
+        ms(f.latency.max()),
+        f.delivery_pct()
+    )
+}
+
+async fn measure(
+    srv: &Server,
+    addr: std::net::SocketAddr,
+    name: &str,
+    w: &Workload,
+    rep: &mut Report,
+) -> anyhow::Result<LoadResult> {
+    quiet(name, rep).await?;
+    eprintln!("bench: {name} ({} connections)", w.conns);
+    let cpu = CpuMeter::start(srv)?;
+    let r = load::run(addr, w).await?;
+    rep.note(format!(
+        "{name}: {} requests in {:.0} s, {}; RSS after it {:.1} MiB; {}.",
+        r.ok,
+        r.window.as_secs_f64(),
+        cpu.describe(srv)?,
+        srv.rss_mib()?,
+        match &r.first_error {
+            None => "no errors".to_owned(),
+            Some(e) => format!("{} errors, first: {e}", r.errors),
+        }
+    ));
+    Ok(r)
+}
+
+/// Everything measured on dataset A.
+async fn dataset_a(
+    bin: &Path,
+    dirs: &Dirs<'_>,
+    ds: &Dataset,
+    opts: &Opts,
+    rep: &mut Report,
+) -> anyhow::Result<()> {
+    let mut srv = Server::spawn(bin, dirs, 0)?;
+    let (addr, to_ready) = srv.wait_ready(Duration::from_secs(60))?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle = srv.rss_mib()?;
+    rep.row(Row::upper(
+        "Idle RSS, 2,000 tasks, after start-up",
+        rss_idle,
+        "MiB",
+        "≈ 75 MB",
+        30.0,
+        format!("{rss_idle:.1} MiB"),
+    ));
+    let project = ds.project_ids.first().context("no project")?.clone();
+    let ids: Arc<Vec<String>> = Arc::new(ds.task_ids.clone());
+
+    // Sanity: the list holds every generated task; its size is reported.
+    let mut c = Conn::connect(addr).await?;
+    let (status, body) = c
+        .send(
+            Method::GET,
+            &format!("/api/tasks?projectId={project}"),
+            None,
+        )
+        .await?;
+    anyhow::ensure!(status.is_success(), "list answered {status}");
+    let n = serde_json::from_slice::<Value>(&body)?
+        .as_array()
+        .map_or(0, Vec::len);
+    anyhow::ensure!(
+        n == ids.len(),
+        "list returned {n} tasks, expected {}",
+        ids.len()
+    );
+    drop(c);
+    rep.note(format!(
+        "Dataset A: start-up {:.0} ms to ready line; list of {n} tasks is {:.0} KB ({:.0} B per task).",
+        to_ready.as_secs_f64() * 1e3,
+        body.len() as f64 / 1e3,
+        body.len() as f64 / n.max(1) as f64
+    ));
+
+    let (warmup, duration) = (opts.warmup(), opts.duration());
+    let w = |conns: usize, make: MakeReq| Workload {
+        conns,
+        warmup,
+        duration,
+        make,
+    };
+
+    let get_ids = ids.clone();
+    let get = w(
+        32,
+        Arc::new(move |rng, _, _| {
+            (
+                Method::GET,
+                format!("/api/tasks/{}", get_ids[rng.below(get_ids.len())]),
+                None,
+            )
+        }),
+    );
+    let r = measure(&srv, addr, "GET /api/tasks/:id", &get, rep).await?;
+    rep.row(Row::lower(
+        "GET task by id, 32 conns",
+        &r,
+        describe_load(&r),
+        "5.3–6.5K req/s (p99 ≈ 12 ms)",
+        (5_300.0, 6_500.0),
+        10.0,
+    ));
+
+    let list_path = format!("/api/tasks?projectId={project}");
+    let list = w(
+        8,
+        Arc::new(move |_, _, _| (Method::GET, list_path.clone(), None)),
+    );
+    let r = measure(
+        &srv,
+        addr,
+        "GET /api/tasks?projectId (2,000 tasks)",
+        &list,
+        rep,
+    )
+    .await?;
+    let label = format!(
+        "List 2,000 tasks ({:.0} KB), 8 conns",
+        body.len() as f64 / 1e3
+    );
+    rep.row(Row::lower(
+        &label,
+        &r,
+        describe_load(&r),
+        "≈ 200 req/s (p99 ≈ 82 ms)",
+        (200.0, 200.0),
+        5.0,
+    ));
+
+    let patch_ids = ids.clone();
+    let patch = w(
+        16,
+        Arc::new(move |rng, _, seq| {
+            let status = if seq % 2 == 0 { "in_progress" } else { "todo" };
+            (
+                Method::PATCH,
+                format!("/api/tasks/{}", patch_ids[rng.below(patch_ids.len())]),
+                Some(Bytes::from(format!(r#"{{"status":"{status}"}}"#))),
+            )
+        }),
+    );
+    let r = measure(&srv, addr, "PATCH /api/tasks/:id status", &patch, rep).await?;
+    rep.row(Row::lower(
+        "PATCH task status (durable), 16 conns",
+        &r,
+        describe_load(&r),
+        "3.0–3.3K req/s (p99 ≈ 11 ms)",
+        (3_000.0, 3_300.0),
+        5.0,
+    ));
+
+    quiet("fan-out", rep).await?;
+    eprintln!("bench: fan-out to 200 WebSocket clients");
+    let mut cfg = fanout::Config {
+        clients: 200,
+        events: if opts.quick { 200 } else { 1_000 },
+        interval: Duration::from_millis(5),
+        senders: 4,
+        quickack: false,
+    };
+    let cpu = CpuMeter::start(&srv)?;
+    let f = fanout::run(addr, &ids, &cfg).await?;
+    let cpu = cpu.describe(&srv)?;
+    let p99 = ms(f.latency.value_at_quantile(0.99));
+    let delivered = f.delivery_pct();
+    rep.row(Row::custom(
+        "Fan-out to 200 WS clients: PATCH sent → frame received",
+        format!(
+            "{}{}",
+            describe_fanout(&f),
+            if f.errors == 0 {
+                String::new()
+            } else {
+                format!(", **{} PATCH errors**", f.errors)
+            }
+        ),
+        "p99 ≈ 7–9 ms, 100 %",
+        "p99 < 3 ms, 100 %",
+        if p99 < 3.0 && f.received == f.expected && f.errors == 0 {
+            "PASS".to_owned()
+        } else {
+            format!("MISS (p99 {:.1}× the target, {delivered:.2} %)", p99 / 3.0)
+        },
+    ));
+    rep.note(format!(
+        "Fan-out: {} events every {} ms over {} HTTP connections, {} frames expected, {} received; \
+         PATCH round trip (durable write) p50 {:.2} / p99 {:.2} ms; spread (first client → each client) \
+         p50 {:.2} / p99 {:.2} ms; {} of {} events reached their first client more than {} ms after the PATCH; \
+         200 WebSockets opened in {:.0} ms; {cpu}.",
+        cfg.events,
+        cfg.interval.as_millis(),
+        cfg.senders,
+        f.expected,
+        f.received,
+        ms(f.patch_rtt.value_at_quantile(0.5)),
+        ms(f.patch_rtt.value_at_quantile(0.99)),
+        ms(f.spread.value_at_quantile(0.5)),
+        ms(f.spread.value_at_quantile(0.99)),
+        f.stalled_events,
+        cfg.events,
+        fanout::STALL.as_millis(),
+        f.connect.as_secs_f64() * 1e3,
+    ));
+
+    // Diagnostic re-run: clients that acknowledge every frame at once.
+    quiet("fan-out (quick-ACK clients)", rep).await?;
+    eprintln!("bench: fan-out again with quick-ACK clients (diagnostic)");
+    cfg.quickack = true;
+    let q = fanout::run(addr, &ids, &cfg).await?;
+    rep.note(format!(
+        "Fan-out diagnostic, same run but the clients re-arm TCP_QUICKACK after every frame (real \
+         clients do not): {}; {} stalled events. A difference from the row above is the server \
+         sockets' Nagle algorithm waiting for the clients' delayed ACKs (≈ 40 ms on Linux).",
+        describe_fanout(&q),
+        q.stalled_events,
+    ));
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = srv.rss_mib()?;
+    rep.note(format!(
+        "Idle after the load: RSS {rss_after:.1} MiB, {} server threads (tokio workers plus the blocking pool that runs file writes).",
+        server::threads(srv.pid())?
+    ));
+    rep.row(Row::upper(
+        "Idle RSS, 2,000 tasks, after the load above",
+        rss_after,
+        "MiB",
+        "≈ 75 MB",
+        30.0,
+        format!("{rss_after:.1} MiB"),
+    ));
+
+    let create = w(16, {
+        let project = project.clone();
+        Arc::new(move |_, k, seq| {
+            (
+                Method::POST,
+                "/api/tasks".to_owned(),
+                Some(Bytes::from(format!(
+                    r#"{{"projectId":"{project}","title":"Bench create {k}-{seq}"}}"#
+                ))),
+            )
+        })
+    });
+    let r = measure(&srv, addr, "POST /api/tasks", &create, rep).await?;
+    rep.row(Row::lower(
+        "Create task (durable), 16 conns",
+        &r,
+        describe_load(&r),
+        "0.8–1.1K/s",
+        (800.0, 1_100.0),
+        5.0,
+    ));
+
+    drop(srv);
+    Ok(())
 }
