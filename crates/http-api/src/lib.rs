@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 pub mod error;
 pub mod extract;
 pub mod log_digest;
+pub mod metrics;
 mod routes;
 pub mod skills;
 pub mod workflow_templates;
@@ -31,6 +32,11 @@ pub use error::{ApiError, ApiResult};
 pub trait RealtimeStatus: Send + Sync {
     /// JSON body of `/ws-status` (ref §4.1 shape plus per-namespace counts).
     fn ws_status(&self) -> serde_json::Value;
+
+    /// Connected clients per namespace (`legacy_ws`, …) for `/metrics`.
+    fn client_counts(&self) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }
 
 /// A backend `/ready` checks (spec §10).
@@ -86,6 +92,8 @@ pub struct ApiState {
     pub started: Instant,
     /// Settings.
     pub config: Arc<ApiConfig>,
+    /// Metrics registry for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl ApiState {
@@ -106,6 +114,7 @@ impl ApiState {
             )),
             started: Instant::now(),
             config: Arc::new(config),
+            metrics: Arc::new(metrics::Metrics::default()),
         }
     }
 }
@@ -163,6 +172,11 @@ pub fn router(state: ApiState) -> Router {
     let limit = state.config.body_limit_bytes;
     let cors = cors(&state.config);
     routes::routes()
+        .route("/metrics", axum::routing::get(metrics::render))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::not_found)
         .with_state(state)

@@ -474,6 +474,20 @@ async fn infra_routes_and_cors() {
         h.get("/ws-status").await.body["error"],
         "WebSocket server not initialized yet"
     );
+    h.get("/api/tasks/task_nope").await;
+    let metrics = h.get("/metrics").await;
+    let text = metrics.body.as_str().expect("text exposition");
+    assert!(
+        text.contains(
+            r#"maestro_http_requests_total{method="GET",route="/api/tasks/{id}",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("maestro_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("maestro_events_emitted"), "{text}");
     let req = axum::http::Request::builder()
         .method(Method::OPTIONS)
         .uri("/api/projects")

@@ -72,6 +72,13 @@ impl RealtimeStatus for HubStatus {
             }
         }
     }
+
+    fn client_counts(&self) -> Vec<(&'static str, usize)> {
+        self.0
+            .as_ref()
+            .map(|hub| vec![("legacy_ws", hub.client_count())])
+            .unwrap_or_default()
+    }
 }
 
 /// A bound, composed server, ready to [`Server::serve`].
