@@ -16,9 +16,21 @@ mod bench;
 /// only with the features in `TOKIO_ALLOWED`; the resolved graph unifies features across the
 /// workspace, so those are checked on the declaration.)
 const FORBIDDEN: &[&str] = &[
-    "axum", "hyper", "tower", "tower-http", "socketioxide", "figment", "tokio-postgres",
-    "postgres", "deadpool-postgres", "deadpool-redis", "redis", "sqlx", "reqwest",
-    "tungstenite", "tokio-tungstenite",
+    "axum",
+    "hyper",
+    "tower",
+    "tower-http",
+    "socketioxide",
+    "figment",
+    "tokio-postgres",
+    "postgres",
+    "deadpool-postgres",
+    "deadpool-redis",
+    "redis",
+    "sqlx",
+    "reqwest",
+    "tungstenite",
+    "tokio-tungstenite",
 ];
 /// The only tokio features the domain may enable.
 const TOKIO_ALLOWED: &[&str] = &["sync", "time"];
@@ -52,7 +64,12 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 fn ci() -> anyhow::Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
-        "clippy", "--workspace", "--all-targets", "--", "-D", "warnings",
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
     ]))?;
     check_deps()?;
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
@@ -66,7 +83,10 @@ fn check_deps() -> anyhow::Result<()> {
         .output()
         .context("cargo metadata")?;
     if !out.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
     let packages: BTreeMap<String, &Value> = meta["packages"]
@@ -91,7 +111,9 @@ fn check_deps() -> anyhow::Result<()> {
             for f in dep["features"].as_array().into_iter().flatten() {
                 let f = f.as_str().unwrap_or_default();
                 if !TOKIO_ALLOWED.contains(&f) {
-                    bail!("maestro-domain enables tokio feature `{f}`; only {TOKIO_ALLOWED:?} are allowed");
+                    bail!(
+                        "maestro-domain enables tokio feature `{f}`; only {TOKIO_ALLOWED:?} are allowed"
+                    );
                 }
             }
             if dep["uses_default_features"] == Value::Bool(true) {
@@ -100,7 +122,10 @@ fn check_deps() -> anyhow::Result<()> {
         }
     }
     let mut seen = BTreeSet::new();
-    let mut stack = vec![(domain["id"].as_str().unwrap_or_default().to_owned(), vec!["maestro-domain".to_owned()])];
+    let mut stack = vec![(
+        domain["id"].as_str().unwrap_or_default().to_owned(),
+        vec!["maestro-domain".to_owned()],
+    )];
     while let Some((id, path)) = stack.pop() {
         if !seen.insert(id.clone()) {
             continue;
@@ -124,11 +149,17 @@ fn check_deps() -> anyhow::Result<()> {
             let mut p = path.clone();
             p.push(name.clone());
             if FORBIDDEN.contains(&name.as_str()) {
-                bail!("maestro-domain reaches I/O crate `{name}`: {}", p.join(" -> "));
+                bail!(
+                    "maestro-domain reaches I/O crate `{name}`: {}",
+                    p.join(" -> ")
+                );
             }
             stack.push((dep_id, p));
         }
     }
-    eprintln!("check-deps: maestro-domain reaches {} crates, none of them I/O", seen.len() - 1);
+    eprintln!(
+        "check-deps: maestro-domain reaches {} crates, none of them I/O",
+        seen.len() - 1
+    );
     Ok(())
 }

@@ -208,7 +208,7 @@ impl Default for Config {
                 subscriber_capacity: 4096,
                 replay_min_events: 1_000,
                 replay_min_age_ms: 120_000,
-                replay_max_events: 50_000,
+                replay_max_events: 5_000,
             },
             spawn: SpawnConfig {
                 cli_path: "maestro".into(),

@@ -12,6 +12,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use maestro_domain::events::EventBus;
 use maestro_domain::ids::{RandomIdGenerator, SystemClock};
 use maestro_domain::memory::{MemoryEventBus, ReplayConfig};
@@ -267,6 +268,13 @@ impl Server {
             ..
         } = self;
         let (signal_tx, mut signal_rx) = watch::channel(false);
+        // Small frames (WebSocket events, short JSON answers) must not wait for the peer's
+        // delayed ACK: disable Nagle on every accepted socket.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = signal_rx.wait_for(|v| *v).await;
         });

@@ -20,7 +20,8 @@ pub struct ReplayConfig {
     pub min_events: usize,
     /// Keep every event younger than this, in ms (default 120,000).
     pub min_age_ms: i64,
-    /// Hard cap per project (default 50,000).
+    /// Hard cap per project (default 5,000): bounds memory under sustained load, when two
+    /// minutes of events would otherwise be kept.
     pub max_events: usize,
 }
 
@@ -29,7 +30,7 @@ impl Default for ReplayConfig {
         Self {
             min_events: 1_000,
             min_age_ms: 120_000,
-            max_events: 50_000,
+            max_events: 5_000,
         }
     }
 }
