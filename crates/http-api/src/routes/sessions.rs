@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, PathParams, QueryMap};
+use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -55,7 +55,7 @@ fn required(v: Option<String>, message: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::validation(message))
 }
 
-async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Session>>> {
+async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<JsonList<Session>> {
     let filter = SessionFilter {
         project_id: q.string("projectId"),
         task_id: q.string("taskId"),
@@ -63,7 +63,8 @@ async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Sess
         parent_session_id: q.string("parentSessionId"),
         active_only: q.str("active") == Some("true"),
     };
-    Ok(Json(s.app.sessions.list(&filter).await?))
+    // Sessions carry their timeline: ≈ 2 KB each.
+    Ok(JsonList(s.app.sessions.list(&filter).await?, 2048))
 }
 
 #[derive(Deserialize)]

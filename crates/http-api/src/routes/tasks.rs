@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, PathParams, QueryMap};
+use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -30,7 +30,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/tasks/{id}/docs", get(docs).post(add_doc))
 }
 
-async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Task>>> {
+async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<JsonList<Task>> {
     let filter = TaskFilter {
         project_id: q.string("projectId"),
         status: q.parsed("status", TaskStatus::parse, &TaskStatus::expected())?,
@@ -39,7 +39,8 @@ async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<Task
             .map(|p| (p != "null").then(|| p.to_owned())),
         session_id: q.string("sessionId"),
     };
-    Ok(Json(s.app.tasks.list(&filter).await?))
+    // ≈ 450 bytes per serialized task.
+    Ok(JsonList(s.app.tasks.list(&filter).await?, 512))
 }
 
 #[derive(Deserialize)]
