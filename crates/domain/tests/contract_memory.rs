@@ -68,3 +68,21 @@ async fn modals() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn event_bus() {
+    use maestro_domain::events::EventBus;
+    use maestro_domain::ids::SystemClock;
+    use maestro_domain::memory::{MemoryEventBus, ReplayConfig};
+    testing::event_bus_contract(
+        || async {
+            Arc::new(MemoryEventBus::new(
+                Arc::new(SystemClock),
+                64,
+                ReplayConfig::default(),
+            )) as Arc<dyn EventBus>
+        },
+        64,
+    )
+    .await;
+}

@@ -36,12 +36,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
+pub use event_bus::event_bus_contract;
+
 use crate::error::{DomainError, DomainResult};
 use crate::ports::{
     MailRepository, ModalStore, OrderingRepository, ProjectRepository, SessionRepository,
     TaskRepository, TeamMemberRepository,
 };
 
+pub mod event_bus;
 pub mod fixtures;
 pub mod mail;
 pub mod modals;
