@@ -170,6 +170,7 @@ impl Server {
                 data_dir: cfg.data_dir.clone(),
                 server_url: server_url.clone(),
                 timeout: Duration::from_millis(cfg.spawn.timeout_ms),
+                store: Some(store.clone()),
             }),
             bus: bus_dyn.clone(),
             ids: Arc::new(RandomIdGenerator),

@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use maestro_domain::ports::{GeneratedManifest, ManifestGenerator, ManifestRequest};
+use maestro_fs_store::FsStore;
 use tokio::process::Command;
 
 /// The `maestro` CLI as manifest generator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CliManifestGenerator {
     /// CLI binary (`MAESTRO_CLI_PATH`, default `maestro`).
     pub cli_path: String,
@@ -22,6 +25,9 @@ pub struct CliManifestGenerator {
     pub server_url: String,
     /// Time limit.
     pub timeout: Duration,
+    /// The store whose files the CLI reads: flushed before each run so the CLI sees every
+    /// acknowledged write.
+    pub store: Option<Arc<FsStore>>,
 }
 
 const NOT_FOUND: &str = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
@@ -67,6 +73,11 @@ impl CliManifestGenerator {
 #[async_trait]
 impl ManifestGenerator for CliManifestGenerator {
     async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
+        if let Some(store) = &self.store {
+            store.flush().await.map_err(|e| {
+                format!("Failed to spawn maestro CLI: could not flush the data directory: {e}")
+            })?;
+        }
         let dir = self.session_dir.join(&req.session_id);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| {
             format!(
