@@ -1,10 +1,12 @@
-//! Blocking, crash-safe file primitives: atomic replace and durable unlink.
+//! Blocking file primitives: atomic replace (durable or not), unlink, batched `fsync`.
 //!
-//! A file is replaced by writing a temp file in the same directory, `fsync`ing it, renaming it
-//! over the target and `fsync`ing the directory, so after a crash the target holds either the
-//! old or the new bytes, never a torn mix. Directory `fsync`s are group-committed per directory
-//! ([`DirSyncs`]): concurrent writers in one directory share one `fsync` that started after
-//! their rename, instead of each paying for its own.
+//! A file is always replaced by writing a temp file in the same directory and renaming it over
+//! the target, so a reader (or a crash) sees either the old or the new bytes, never a torn mix.
+//! [`write_atomic`] also `fsync`s the temp file and the directory, which makes the new content
+//! durable on its own; it is used at start-up (migrations, journal replay needs no per-file
+//! sync). [`replace_file`] skips both `fsync`s: the runtime write path relies on the journal for
+//! durability and makes files durable in bulk at checkpoints ([`sync_paths`]).
+//! Directory `fsync`s of [`write_atomic`] are group-committed per directory ([`DirSyncs`]).
 //!
 //! Everything here blocks; callers run it on the blocking pool or in load threads.
 
@@ -142,6 +144,30 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// Atomically replaces `path` with `bytes` and makes it durable (temp + fsync + rename +
 /// fsync(dir)). Creates the parent directory if needed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], dirs: &DirSyncs) -> io::Result<()> {
+    let dir = rename_into_place(path, bytes, true)?;
+    dirs.sync(dir)
+}
+
+/// Atomically replaces `path` with `bytes` (temp + rename) without any `fsync`: readers never
+/// see a torn file, but after a power loss the file may be old or empty until the journal is
+/// replayed. Creates the parent directory (durably) if needed.
+pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    rename_into_place(path, bytes, false).map(|_| ())
+}
+
+/// Removes `path` without syncing its directory. Returns whether a file was removed; a missing
+/// file is fine.
+pub(crate) fn remove_file(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a temp file next to `path` (`fdatasync`ed if `sync`) and renames it over `path`.
+/// Returns the parent directory.
+fn rename_into_place<'p>(path: &'p Path, bytes: &[u8], sync: bool) -> io::Result<&'p Path> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("path has no parent directory"))?;
@@ -155,13 +181,63 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], dirs: &DirSyncs) -> io::Re
         }
         Err(e) => return Err(e),
     };
-    let written = file.write_all(bytes).and_then(|()| file.sync_data());
+    let mut written = file.write_all(bytes);
+    if sync {
+        written = written.and_then(|()| file.sync_data());
+    }
     drop(file);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    dirs.sync(dir)
+    Ok(dir)
+}
+
+/// Makes `files` (their data, `fdatasync`) and then `dirs` (their entries, `fsync`) durable,
+/// spreading the calls over a few scoped threads so the device sees them concurrently. A file
+/// that no longer exists is skipped (a later removal superseded it). Returns the paths that
+/// failed, with their errors; empty means everything is durable.
+pub(crate) fn sync_paths(files: &[PathBuf], dirs: &[PathBuf]) -> Vec<(PathBuf, io::Error)> {
+    let mut failed = par_each(files, |p| match File::open(p) {
+        Ok(f) => f.sync_data(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    });
+    failed.extend(par_each(dirs, |d| match fsync_dir(d) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }));
+    failed
+}
+
+/// Runs `f` on every path with up to 8 threads; collects the failures.
+fn par_each(
+    paths: &[PathBuf],
+    f: impl Fn(&Path) -> io::Result<()> + Sync,
+) -> Vec<(PathBuf, io::Error)> {
+    const PER_THREAD: usize = 64;
+    let run = |chunk: &[PathBuf]| -> Vec<(PathBuf, io::Error)> {
+        chunk
+            .iter()
+            .filter_map(|p| f(p).err().map(|e| (p.clone(), e)))
+            .collect()
+    };
+    let threads = paths.len().div_ceil(PER_THREAD).min(8);
+    if threads <= 1 {
+        return run(paths);
+    }
+    let chunk = paths.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = paths.chunks(chunk).map(|c| s.spawn(|| run(c))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(PathBuf::new(), io::Error::other("sync thread panicked"))]
+                })
+            })
+            .collect()
+    })
 }
 
 /// Removes `path` durably; a missing file is fine.

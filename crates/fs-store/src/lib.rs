@@ -17,25 +17,33 @@
 //! `extra`).
 //!
 //! # Design
-//! - **Memory first.** [`FsStore::open`] reads every file in parallel (module `load`), applies the
-//!   start-up migrations of ref §3.9 (module `migrate`) and keeps everything in memory; reads never
-//!   touch the disk.
-//! - **Durable, atomic writes.** Each file is replaced through temp file + `fsync` + rename +
-//!   directory `fsync`; a crash leaves it old or new, never torn. A port method returns only
-//!   once its change is durable.
-//! - **Coalescing writer.** At most one write per file is in flight; updates arriving
-//!   meanwhile collapse into one follow-up write of the newest state, and every caller whose
-//!   change it contains is acknowledged. Different files are written in parallel on the
-//!   blocking pool (module `writer`).
+//! - **Memory first.** [`FsStore::open`] replays the journal (module `journal`), reads every
+//!   file in parallel (module `load`), applies the start-up migrations of ref §3.9 (module
+//!   `migrate`) and keeps everything in memory; reads never touch the disk.
+//! - **Durable by journal.** A port method returns once its change is in the write-ahead
+//!   journal `.maestro-journal/` and `fdatasync`ed; concurrent writers share one sync (group
+//!   commit, module `writer`). Every acknowledged change survives a crash or `SIGKILL`: the
+//!   next [`FsStore::open`] replays the journal into the files.
+//! - **Atomic files, synced in bulk.** Entity files are replaced by temp file + rename (a
+//!   reader never sees a torn file) without a per-file `fsync`; a checkpoint `fsync`s them all
+//!   before the journal is deleted (when it exceeds [`FsStoreOptions::checkpoint_bytes`], and
+//!   at [`FsStore::flush`]).
+//! - **Files follow acknowledgements.** Normally a write is acknowledged once its file is
+//!   written too. Under many concurrent writers the store switches to write-behind: files
+//!   follow within [`FsStoreOptions::write_behind_delay`], collapsing the updates of busy files
+//!   (module `apply`); [`FsStore::flush`] makes them current at once.
 //! - **Single instance.** Nothing coordinates two processes on one data directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+mod apply;
 mod durable;
 mod error;
+mod journal;
 mod layout;
 mod load;
 mod migrate;
@@ -47,10 +55,37 @@ pub use repos::{
     FsMailRepository, FsModalStore, FsOrderingRepository, FsProjectRepository, FsSessionRepository,
     FsTaskRepository, FsTeamMemberRepository,
 };
+pub use writer::JournalStats;
 
 use durable::DirSyncs;
 use repos::Ctx;
 use writer::Writer;
+
+/// Tuning of the write path; [`FsStoreOptions::default`] suits the server.
+#[derive(Debug, Clone)]
+pub struct FsStoreOptions {
+    /// Journal size, in bytes, beyond which a checkpoint makes the files durable and starts a
+    /// new journal segment (default 64 MiB). Larger means fewer checkpoints (each `fsync`s
+    /// every file written since the last one) and a longer replay after a crash.
+    pub checkpoint_bytes: u64,
+    /// Under write-behind, how long a file may lag behind its acknowledged state (default
+    /// 1 s). Changes to one file within it cost one file write.
+    pub write_behind_delay: Duration,
+    /// Number of changes in one journal batch (concurrent writers sharing one sync) that
+    /// switches to write-behind for the next second (default 4). `1` always defers file
+    /// writes; `usize::MAX` never does.
+    pub write_behind_batch: usize,
+}
+
+impl Default for FsStoreOptions {
+    fn default() -> Self {
+        Self {
+            checkpoint_bytes: 64 << 20,
+            write_behind_delay: Duration::from_secs(1),
+            write_behind_batch: 4,
+        }
+    }
+}
 
 /// Every repository of one data directory. Cheap to share: each repository is an `Arc` that
 /// can be handed to the services as `Arc<dyn …Repository>`.
@@ -73,8 +108,9 @@ pub struct FsStore {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) the data directory and loads it: creates the
-    /// subdirectories, reads every file in parallel, skips unparseable files with a warning
+    /// Opens (creating if needed) the data directory with the default options and loads it:
+    /// creates the subdirectories, replays the journal left by a crash, reads every file in
+    /// parallel, skips unparseable files with a warning
     /// (they stay on disk), removes leftover temp files, and applies the migrations of ref
     /// §3.9 (sessions are re-saved when a field was filled in; legacy team-member tasks are
     /// deleted; legacy `mail/<parent>/<id>.json` files are converted to flat typed mail).
@@ -82,19 +118,30 @@ impl FsStore {
     /// Must be called within a Tokio runtime: the store writes on its blocking pool.
     ///
     /// # Errors
-    /// [`FsStoreError::Io`] when the directory cannot be created or listed, or a migration
-    /// write fails hard; [`FsStoreError::Task`] when a loader thread panics.
+    /// [`FsStoreError::Io`] when the directory cannot be created or listed, the journal
+    /// cannot be replayed, or a migration write fails hard; [`FsStoreError::Task`] when a
+    /// loader thread panics.
     pub async fn open(data_dir: impl Into<PathBuf>) -> Result<FsStore, FsStoreError> {
+        Self::open_with(data_dir, FsStoreOptions::default()).await
+    }
+
+    /// [`FsStore::open`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`FsStore::open`].
+    pub async fn open_with(
+        data_dir: impl Into<PathBuf>,
+        options: FsStoreOptions,
+    ) -> Result<FsStore, FsStoreError> {
         let root = data_dir.into();
         let handle = Handle::current();
-        let dirs = Arc::new(DirSyncs::default());
-        let load_dirs = dirs.clone();
-        let (layout, loaded) = tokio::task::spawn_blocking(move || load::load(root, &load_dirs))
-            .await
-            .map_err(|e| FsStoreError::Task(e.to_string()))??;
+        let (layout, loaded) =
+            tokio::task::spawn_blocking(move || load::load(root, &DirSyncs::default()))
+                .await
+                .map_err(|e| FsStoreError::Task(e.to_string()))??;
         let ctx = Arc::new(Ctx {
+            writer: Writer::new(handle, layout.root().to_path_buf(), options),
             layout,
-            writer: Writer::new(handle, dirs),
         });
         Ok(FsStore {
             projects: Arc::new(FsProjectRepository::new(ctx.clone(), loaded.projects)),
@@ -117,13 +164,25 @@ impl FsStore {
         self.ctx.layout.root()
     }
 
-    /// Waits until every queued write has finished (durably or with an error, which the
-    /// caller of the write already received). Used at shutdown.
+    /// Returns once every file in the data directory reflects every write acknowledged before
+    /// the call, durably: waits for the journal to take every queued change, writes the files
+    /// still behind (write-behind), `fsync`s every file and directory written since the last
+    /// checkpoint and deletes the journal segments that are no longer needed.
+    ///
+    /// Call it before another process reads the data directory (the CLI's `manifest generate`
+    /// during spawn, an export) and at shutdown. Without it the data is still safe: the
+    /// journal is replayed at the next [`FsStore::open`].
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for stores that can fail to drain.
+    /// [`FsStoreError`] when an acknowledged change could not be written to its file, files
+    /// could not be synced or the journal could not be deleted; the journal is kept then, so
+    /// the next start-up replays it.
     pub async fn flush(&self) -> Result<(), FsStoreError> {
-        self.ctx.writer.idle().await;
-        Ok(())
+        self.ctx.writer.flush().await
+    }
+
+    /// Journal and file-write counters since the store was opened (for metrics and tests).
+    pub fn journal_stats(&self) -> JournalStats {
+        self.ctx.writer.stats()
     }
 }

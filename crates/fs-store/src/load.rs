@@ -1,4 +1,5 @@
-//! Start-up: create the layout, read every file in parallel, migrate legacy shapes.
+//! Start-up: create the layout, replay the journal, read every file in parallel, migrate
+//! legacy shapes.
 //!
 //! Directory listings are read on one thread; file reads, JSON parsing, migrations and
 //! deserialization run on a small pool of scoped threads that pull work in chunks from a
@@ -22,6 +23,7 @@ use maestro_domain::entities::{
 
 use crate::durable::{DirSyncs, ensure_dir, fsync_dir, is_temp_name, remove_durable, write_atomic};
 use crate::error::FsStoreError;
+use crate::journal;
 use crate::layout::{Layout, OVERRIDE_SUFFIX, TOP_DIRS, check_id};
 use crate::migrate::{self, TaskLoad};
 use crate::writer::{Stray, to_json};
@@ -399,6 +401,8 @@ pub(crate) fn load(root: PathBuf, dirs: &DirSyncs) -> Result<(Layout, Loaded), F
         ensure_dir(&dir).map_err(|e| FsStoreError::io("create directory", &dir, e))?;
     }
     fsync_dir(layout.root()).map_err(|e| FsStoreError::io("sync", layout.root(), e))?;
+    // Acknowledged changes a crash kept from their files.
+    journal::recover(layout.root())?;
 
     let (jobs, legacy_mail) = scan(&layout)?;
     let items = par_map(&jobs, |job| match process(job, dirs) {

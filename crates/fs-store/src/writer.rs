@@ -1,36 +1,50 @@
-//! The background writer: per-file write coalescing on the blocking pool.
+//! The write path: submissions, group commit to the journal, hand-off to the applier,
+//! checkpoints.
 //!
 //! Repositories update their in-memory state under their lock and, still under that lock,
 //! [`Writer::submit`] the new state of the affected file. Submitting under the lock means the
-//! submissions for one file arrive in the order of the in-memory mutations, so the newest
-//! submission always carries the newest state.
+//! submissions for one file are numbered (`gsn`) in the order of the in-memory mutations, so
+//! the newest submission always carries the newest state.
 //!
-//! For every file there is at most one write in flight. While it runs, later submissions for
-//! the same file only replace the file's *pending* operation (the newest state wins). When the
-//! in-flight write finishes, the pending one — if any — is written next by the same blocking
-//! thread. Each submission gets a per-file version number; a [`Ticket`] resolves once a
-//! durable write of that version or a newer one has finished, or with the error of the write
-//! that carried it. Writes of different files run in parallel on the blocking pool, and their
-//! directory `fsync`s are group-committed ([`DirSyncs`]).
+//! One committer at a time (a blocking task, started on demand) takes everything queued,
+//! keeps only the newest submission per file, renders it once, and appends the batch to the
+//! journal with one `fdatasync` (module `journal`). The rendered bytes then go to the applier
+//! (module `apply`), which writes the entity files without `fsync`.
 //!
-//! A file's slot exists exactly while a write of it is in flight, so the slot table stays
-//! small; version numbers restart when a slot is recreated, which is safe because a slot is
-//! only dropped once every version it handed out has been attempted.
+//! A [`Ticket`] resolves once its change is durable:
+//! - normally after the journal sync **and** the file write, so a process reading the data
+//!   directory right after an acknowledgement (the `maestro` CLI, tests) sees the change;
+//! - under **write-behind** — entered when a journal batch carries at least
+//!   `write_behind_batch` changes (many concurrent writers) and left one second after the last
+//!   such batch — right after the journal sync; the file follows within `write_behind_delay`,
+//!   collapsing the updates of busy files, and [`Writer::flush`] brings every file up to date.
+//!   A change that must be visible as a file at once (modal HTML, whose path is returned)
+//!   always waits for its file.
+//!
+//! A checkpoint ([`Writer::checkpoint`]) runs when the current journal segment exceeds
+//! `checkpoint_bytes`, and at every [`Writer::flush`].
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use crate::durable::{DirSyncs, lock, remove_durable, write_atomic};
+use crate::FsStoreOptions;
+use crate::apply::{Action, Applier, Item};
+use crate::durable::{lock, remove_file, sync_paths};
 use crate::error::FsStoreError;
+use crate::journal::{self, Journal, Record};
 
-/// Produces the bytes of a file; run on the blocking pool, off every lock.
+/// How long write-behind lasts after the last batch that triggered it.
+const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
+
+/// Produces the bytes of a file; run on the committer, off every repository lock.
 pub(crate) type Render = Box<dyn FnOnce() -> serde_json::Result<Vec<u8>> + Send>;
 
 /// Pretty JSON with 2-space indentation and no trailing newline (`JSON.stringify(x, null, 2)`).
@@ -39,8 +53,8 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Ve
 }
 
 /// An older copy of an entity's file at a non-canonical path (a legacy root-level task file,
-/// or a file whose directory disagrees with its content). It is removed after the first
-/// durable write of the canonical file.
+/// or a file whose directory disagrees with its content). Its removal is journaled with the
+/// first write of the canonical file and done right after that file is written.
 #[derive(Debug)]
 pub(crate) struct Stray {
     path: PathBuf,
@@ -60,12 +74,17 @@ impl Stray {
         self.removed.load(Ordering::Acquire)
     }
 
-    fn remove(&self, dirs: &DirSyncs) -> std::io::Result<()> {
-        if self.is_removed() {
-            return Ok(());
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Unlinks the file (not durably: the journal record asking for it is replayed after a
+    /// crash, and the next checkpoint syncs the directory).
+    pub(crate) fn remove(&self) -> std::io::Result<()> {
+        if !self.is_removed() {
+            remove_file(&self.path)?;
+            self.removed.store(true, Ordering::Release);
         }
-        remove_durable(&self.path, dirs)?;
-        self.removed.store(true, Ordering::Release);
         Ok(())
     }
 }
@@ -83,6 +102,8 @@ pub(crate) enum Op {
         render: Render,
         /// Superseded copy to remove once the new content is durable.
         then_remove: Option<Arc<Stray>>,
+        /// Acknowledge only once the file itself is written, even under write-behind.
+        visible: bool,
     },
     /// Remove the file (and the stray, if any).
     Delete {
@@ -100,311 +121,485 @@ impl Op {
         Op::Write {
             render: Box::new(move || to_json(&*value)),
             then_remove,
+            visible: false,
         }
     }
 
-    /// Writes raw bytes.
+    /// Writes raw bytes; acknowledged only once the file holds them.
     pub(crate) fn bytes(bytes: Vec<u8>) -> Self {
         Op::Write {
             render: Box::new(move || Ok(bytes)),
             then_remove: None,
+            visible: true,
+        }
+    }
+
+    fn stray_mut(&mut self) -> &mut Option<Arc<Stray>> {
+        match self {
+            Op::Write { then_remove, .. } => then_remove,
+            Op::Delete { also } => also,
         }
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct Progress {
-    /// Highest version whose write has finished (successfully or not).
-    attempted: u64,
-    /// Highest version that is durable.
-    durable: u64,
-    /// Error of the latest failed write.
-    error: Option<Arc<FsStoreError>>,
-}
+type Outcome = Option<Result<(), Arc<FsStoreError>>>;
 
-struct Slot {
-    /// Last version handed out.
-    next: u64,
-    /// Newest operation not yet started.
-    pending: Option<(u64, Op)>,
-    progress: watch::Sender<Progress>,
+/// The sending side of a [`Ticket`].
+pub(crate) struct Done(watch::Sender<Outcome>);
+
+impl Done {
+    pub(crate) fn resolve(self, outcome: Result<(), Arc<FsStoreError>>) {
+        self.0.send_replace(Some(outcome));
+    }
 }
 
 /// Waits for the durability of one submitted change.
 #[must_use = "a write is only durable once its ticket resolves"]
-pub(crate) struct Ticket {
-    version: u64,
-    rx: watch::Receiver<Progress>,
-}
+pub(crate) struct Ticket(watch::Receiver<Outcome>);
 
 impl Ticket {
-    /// Resolves once the submitted version (or a newer one) is durable.
+    /// Resolves once the change is durable (see the module docs).
     ///
     /// # Errors
-    /// The error of the write that carried this version.
+    /// The error of the journal append or file write that carried it.
     pub(crate) async fn wait(mut self) -> Result<(), FsStoreError> {
-        let v = self.version;
-        let progress = match self.rx.wait_for(|p| p.attempted >= v).await {
-            Ok(p) => p.clone(),
-            Err(_) => return Err(FsStoreError::Task("writer stopped".into())),
-        };
-        if progress.durable >= v {
-            Ok(())
-        } else {
-            Err(match progress.error {
-                Some(e) => FsStoreError::Shared(e),
-                None => FsStoreError::Task("write failed".into()),
-            })
+        match self.0.wait_for(Option::is_some).await {
+            Ok(o) => match &*o {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(FsStoreError::Shared(e.clone())),
+                None => Err(FsStoreError::Task("write not settled".into())),
+            },
+            Err(_) => Err(FsStoreError::Task("writer stopped".into())),
         }
     }
+}
+
+struct Entry {
+    gsn: u64,
+    path: PathBuf,
+    op: Op,
+    dones: Vec<Done>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Last submission number handed out.
+    last_gsn: u64,
+    entries: Vec<Entry>,
+    /// A committer is running.
+    running: bool,
+    /// The newest unsettled submission per file, for [`Writer::barrier`].
+    latest: HashMap<PathBuf, watch::Receiver<Outcome>>,
+    since_prune: usize,
+}
+
+struct Committer {
+    journal: Journal,
+    write_behind_until: Option<Instant>,
+}
+
+/// Counters of the journal and the applier (see [`crate::FsStore::journal_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Records appended to the journal.
+    pub records: u64,
+    /// Journal `fdatasync`s (one per committed batch).
+    pub syncs: u64,
+    /// Completed checkpoints.
+    pub checkpoints: u64,
+    /// Entity files written or removed.
+    pub file_writes: u64,
 }
 
 /// The writer shared by every repository of one store.
 pub(crate) struct Writer {
     handle: Handle,
-    slots: Mutex<HashMap<PathBuf, Slot>>,
-    dirs: Arc<DirSyncs>,
-    /// Number of files with a write in flight.
-    active: watch::Sender<usize>,
+    root: PathBuf,
+    options: FsStoreOptions,
+    queue: Mutex<Queue>,
+    committer: Mutex<Committer>,
+    applier: Arc<Applier>,
+    /// Highest submission number the committer has processed (journaled or failed).
+    journaled: watch::Sender<u64>,
+    checkpoint_lock: tokio::sync::Mutex<()>,
+    checkpoint_scheduled: AtomicBool,
+    records: AtomicU64,
+    syncs: AtomicU64,
+    checkpoints: AtomicU64,
+}
+
+struct Staged {
+    gsn: u64,
+    path: PathBuf,
+    action: Action,
+    stray: Option<Arc<Stray>>,
+    visible: bool,
+    dones: Vec<Done>,
 }
 
 impl Writer {
-    pub(crate) fn new(handle: Handle, dirs: Arc<DirSyncs>) -> Arc<Self> {
+    pub(crate) fn new(handle: Handle, root: PathBuf, options: FsStoreOptions) -> Arc<Self> {
         Arc::new(Self {
+            committer: Mutex::new(Committer {
+                journal: Journal::new(&root),
+                write_behind_until: None,
+            }),
+            applier: Applier::new(handle.clone()),
             handle,
-            slots: Mutex::new(HashMap::new()),
-            dirs,
-            active: watch::Sender::new(0),
+            root,
+            options,
+            queue: Mutex::new(Queue::default()),
+            journaled: watch::Sender::new(0),
+            checkpoint_lock: tokio::sync::Mutex::new(()),
+            checkpoint_scheduled: AtomicBool::new(false),
+            records: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
         })
     }
 
     /// Queues `op` for `path` and returns the ticket of this change. Call it while holding
     /// the lock under which the change was made in memory (see the module docs).
     pub(crate) fn submit(self: &Arc<Self>, path: PathBuf, op: Op) -> Ticket {
-        let mut slots = lock(&self.slots);
-        if let Some(slot) = slots.get_mut(&path) {
-            slot.next += 1;
-            let version = slot.next;
-            // Replaces (drops) an older pending operation: the newest state wins.
-            slot.pending = Some((version, op));
-            return Ticket {
-                version,
-                rx: slot.progress.subscribe(),
-            };
-        }
-        let slot = Slot {
-            next: 1,
-            pending: None,
-            progress: watch::Sender::new(Progress::default()),
-        };
-        let rx = slot.progress.subscribe();
-        slots.insert(path.clone(), slot);
-        drop(slots);
-        self.active.send_modify(|n| *n += 1);
-        let me = Arc::clone(self);
-        self.handle.spawn_blocking(move || me.run(path, 1, op));
-        Ticket { version: 1, rx }
-    }
-
-    /// A ticket for the newest change already submitted for `path`, if a write of it is still
-    /// in flight. A no-op mutation waits on it so it never reports state that is not durable.
-    pub(crate) fn barrier(&self, path: &Path) -> Option<Ticket> {
-        let slots = lock(&self.slots);
-        slots.get(path).map(|slot| Ticket {
-            version: slot.next,
-            rx: slot.progress.subscribe(),
-        })
-    }
-
-    /// Resolves once no write is in flight.
-    pub(crate) async fn idle(&self) {
-        let mut rx = self.active.subscribe();
-        // The sender lives in `self`, so the channel cannot close while we borrow it.
-        let _ = rx.wait_for(|n| *n == 0).await;
-    }
-
-    /// The write loop of one file: writes `op`, then whatever became pending meanwhile.
-    fn run(&self, path: PathBuf, mut version: u64, mut op: Op) {
-        loop {
-            let result =
-                catch_unwind(AssertUnwindSafe(|| self.execute(&path, op))).unwrap_or_else(|_| {
-                    Err(FsStoreError::Task(format!(
-                        "panic while writing {}",
-                        path.display()
-                    )))
-                });
-            let mut slots = lock(&self.slots);
-            let Some(slot) = slots.get_mut(&path) else {
-                tracing::error!(path = %path.display(), "writer slot vanished");
-                drop(slots);
-                self.active.send_modify(|n| *n = n.saturating_sub(1));
-                return;
-            };
-            slot.progress.send_modify(|p| {
-                p.attempted = version;
-                match result {
-                    Ok(()) => p.durable = version,
-                    Err(e) => {
-                        tracing::error!(path = %path.display(), error = %e, "write failed");
-                        p.error = Some(Arc::new(e));
-                    }
-                }
+        let (tx, rx) = watch::channel(None);
+        let start = {
+            let mut q = lock(&self.queue);
+            q.last_gsn += 1;
+            let gsn = q.last_gsn;
+            q.latest.insert(path.clone(), rx.clone());
+            q.since_prune += 1;
+            if q.since_prune >= 1024 {
+                q.since_prune = 0;
+                q.latest
+                    .retain(|_, rx| rx.borrow().is_none() && rx.has_changed().is_ok());
+            }
+            q.entries.push(Entry {
+                gsn,
+                path,
+                op,
+                dones: vec![Done(tx)],
             });
-            match slot.pending.take() {
-                Some((v, next)) => {
-                    version = v;
-                    op = next;
-                }
-                None => {
-                    slots.remove(&path);
-                    drop(slots);
-                    self.active.send_modify(|n| *n = n.saturating_sub(1));
+            !std::mem::replace(&mut q.running, true)
+        };
+        if start {
+            let me = Arc::clone(self);
+            self.handle.spawn_blocking(move || me.commit_loop());
+        }
+        Ticket(rx)
+    }
+
+    /// A ticket for the newest change already submitted for `path`, if it is not settled yet.
+    /// A no-op mutation waits on it so it never reports state that is not durable.
+    pub(crate) fn barrier(&self, path: &Path) -> Option<Ticket> {
+        let q = lock(&self.queue);
+        q.latest
+            .get(path)
+            .filter(|rx| rx.borrow().is_none())
+            .map(|rx| Ticket(rx.clone()))
+    }
+
+    /// Counters since the store was opened.
+    pub(crate) fn stats(&self) -> JournalStats {
+        JournalStats {
+            records: self.records.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            file_writes: self.applier.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Returns once every change submitted before the call is in its file and durable there
+    /// (journal checkpoint).
+    ///
+    /// # Errors
+    /// The checkpoint's error: an acknowledged change could not be written to its file, or
+    /// files could not be synced, or the journal could not be deleted. The journal is kept
+    /// then, so the next start-up replays it.
+    pub(crate) async fn flush(self: &Arc<Self>) -> Result<(), FsStoreError> {
+        let target = lock(&self.queue).last_gsn;
+        let mut rx = self.journaled.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we borrow it.
+        let _ = rx.wait_for(|&done| done >= target).await;
+        self.checkpoint().await
+    }
+
+    /// Seals the journal, waits until the files hold everything it contains, syncs them and
+    /// deletes the sealed segments (see module `journal`).
+    ///
+    /// # Errors
+    /// As [`Writer::flush`]; the sealed segments are kept for the next checkpoint.
+    pub(crate) async fn checkpoint(self: &Arc<Self>) -> Result<(), FsStoreError> {
+        let _one_at_a_time = self.checkpoint_lock.lock().await;
+        let me = Arc::clone(self);
+        let (sealed, dir) = self
+            .blocking(move || {
+                let mut c = lock(&me.committer);
+                let dir = c.journal.dir().to_path_buf();
+                Ok((c.journal.rotate(), dir))
+            })
+            .await?;
+        if sealed.paths.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.sync_through(sealed.boundary).await {
+            lock(&self.committer).journal.restore(sealed.paths);
+            return Err(e);
+        }
+        let deleted = self
+            .blocking(move || Ok(journal::delete_segments(&dir, sealed.paths)))
+            .await?;
+        if let Err((left, e)) = deleted {
+            let path = left.first().cloned().unwrap_or_default();
+            lock(&self.committer).journal.restore(left);
+            return Err(FsStoreError::io("delete journal segment", path, e));
+        }
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Makes every file change up to `boundary` durable in its file.
+    async fn sync_through(&self, boundary: u64) -> Result<(), FsStoreError> {
+        self.applier.expedite(boundary);
+        self.applier.wait_applied(boundary).await;
+        if let Some(e) = self.applier.lost() {
+            return Err(FsStoreError::Shared(e));
+        }
+        let (files, dirs) = self.applier.take_unsynced();
+        let (f2, d2) = (files.clone(), dirs.clone());
+        let failed = self.blocking(move || Ok(sync_paths(&f2, &d2))).await?;
+        if let Some((path, e)) = failed.into_iter().next() {
+            self.applier.restore_unsynced(files, dirs);
+            return Err(FsStoreError::io("sync", path, e));
+        }
+        Ok(())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, FsStoreError> + Send + 'static,
+    ) -> Result<T, FsStoreError> {
+        self.handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| FsStoreError::Task(e.to_string()))?
+    }
+
+    /// The committer: commits batches until the queue is empty.
+    fn commit_loop(self: Arc<Self>) {
+        loop {
+            let batch = {
+                let mut q = lock(&self.queue);
+                if q.entries.is_empty() {
+                    q.running = false;
                     return;
+                }
+                std::mem::take(&mut q.entries)
+            };
+            let last = batch.last().map_or(0, |e| e.gsn);
+            if catch_unwind(AssertUnwindSafe(|| self.commit(batch))).is_err() {
+                tracing::error!("journal commit panicked");
+            }
+            self.journaled.send_replace(last);
+        }
+    }
+
+    /// Renders, journals and hands over one batch, then answers its tickets.
+    fn commit(self: &Arc<Self>, batch: Vec<Entry>) {
+        let mut staged = Vec::with_capacity(batch.len());
+        let mut buf = Vec::new();
+        for e in newest_per_file(batch) {
+            match self.stage(e, &mut buf) {
+                Ok(s) => staged.push(s),
+                Err((dones, err)) => {
+                    let err = Arc::new(err);
+                    for d in dones {
+                        d.resolve(Err(err.clone()));
+                    }
                 }
             }
         }
+        let Some(last) = staged.last().map(|s| s.gsn) else {
+            return;
+        };
+        let mut c = lock(&self.committer);
+        if let Err(e) = c.journal.append(&buf, last) {
+            drop(c);
+            tracing::error!(error = %e, "journal append failed");
+            let e = Arc::new(e);
+            for s in staged {
+                for d in s.dones {
+                    d.resolve(Err(e.clone()));
+                }
+            }
+            return;
+        }
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.records
+            .fetch_add(staged.len() as u64, Ordering::Relaxed);
+        let now = Instant::now();
+        if staged.len() >= self.options.write_behind_batch {
+            c.write_behind_until = Some(now + WRITE_BEHIND_HOLD);
+        }
+        let behind = c.write_behind_until.is_some_and(|t| now < t);
+        let mut acked = Vec::new();
+        let items = staged
+            .into_iter()
+            .map(|s| {
+                let defer = behind && !s.visible;
+                let dones = if defer {
+                    acked.extend(s.dones);
+                    Vec::new()
+                } else {
+                    s.dones
+                };
+                Item {
+                    gsn: s.gsn,
+                    path: s.path,
+                    action: s.action,
+                    stray: s.stray,
+                    dones,
+                    acked: defer,
+                    due: if defer {
+                        now + self.options.write_behind_delay
+                    } else {
+                        now
+                    },
+                }
+            })
+            .collect();
+        // Under the committer lock: a checkpoint's rotation sees every journaled change
+        // already handed over.
+        self.applier.enqueue(items);
+        let len = c.journal.len();
+        drop(c);
+        for d in acked {
+            d.resolve(Ok(()));
+        }
+        if len >= self.options.checkpoint_bytes
+            && !self.checkpoint_scheduled.swap(true, Ordering::AcqRel)
+        {
+            let me = Arc::clone(self);
+            self.handle.spawn(async move {
+                if let Err(e) = me.checkpoint().await {
+                    tracing::error!(error = %e, "journal checkpoint failed");
+                }
+                me.checkpoint_scheduled.store(false, Ordering::Release);
+            });
+        }
     }
 
-    fn execute(&self, path: &Path, op: Op) -> Result<(), FsStoreError> {
-        match op {
+    /// Renders one change and appends its record to `buf`.
+    fn stage(&self, e: Entry, buf: &mut Vec<u8>) -> Result<Staged, (Vec<Done>, FsStoreError)> {
+        let Entry {
+            gsn,
+            path,
+            op,
+            dones,
+        } = e;
+        let (action, stray, visible) = match op {
             Op::Write {
                 render,
                 then_remove,
-            } => {
-                let bytes = render().map_err(|source| FsStoreError::Serialize {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                write_atomic(path, &bytes, &self.dirs)
-                    .map_err(|e| FsStoreError::io("write", path, e))?;
-                if let Some(stray) = then_remove
-                    && let Err(e) = stray.remove(&self.dirs)
-                {
-                    // The new content is durable; the load prefers the canonical file, and the
-                    // next write retries the removal.
-                    tracing::warn!(path = %stray.path.display(), error = %e,
-                        "could not remove superseded file");
+                visible,
+            } => match catch_unwind(AssertUnwindSafe(render)) {
+                Ok(Ok(bytes)) => (Action::Write(bytes), then_remove, visible),
+                Ok(Err(source)) => {
+                    return Err((dones, FsStoreError::Serialize { path, source }));
                 }
-                Ok(())
-            }
-            Op::Delete { also } => {
-                remove_durable(path, &self.dirs)
-                    .map_err(|e| FsStoreError::io("remove", path, e))?;
-                if let Some(stray) = also {
-                    // A stray left behind would bring the entity back at the next load.
-                    stray
-                        .remove(&self.dirs)
-                        .map_err(|e| FsStoreError::io("remove", &stray.path, e))?;
+                Err(_) => {
+                    let msg = format!("panic while rendering {}", path.display());
+                    return Err((dones, FsStoreError::Task(msg)));
                 }
-                Ok(())
-            }
+            },
+            Op::Delete { also } => (Action::Remove, also, false),
+        };
+        let rel = |p: &Path| {
+            p.strip_prefix(&self.root)
+                .ok()
+                .and_then(Path::to_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    let e = std::io::Error::other("not a UTF-8 path under the data directory");
+                    FsStoreError::io("journal", p, e)
+                })
+        };
+        let encoded = rel(&path).and_then(|rel_path| {
+            let rel_stray = stray.as_ref().map(|s| rel(s.path())).transpose()?;
+            let rec = Record {
+                gsn,
+                path: &rel_path,
+                stray: rel_stray.as_deref(),
+                data: match &action {
+                    Action::Write(b) => Some(b),
+                    Action::Remove => None,
+                },
+            };
+            journal::encode(buf, &rec).map_err(|e| FsStoreError::io("journal", &path, e))
+        });
+        match encoded {
+            Ok(()) => Ok(Staged {
+                gsn,
+                path,
+                action,
+                stray,
+                visible,
+                dones,
+            }),
+            Err(e) => Err((dones, e)),
         }
     }
+}
+
+/// Keeps the newest submission per file; an older one's waiters, stray and visibility move
+/// to it (its state contains theirs).
+fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
+    let newest: HashMap<&Path, usize> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.path.as_path(), i))
+        .collect();
+    if newest.len() == batch.len() {
+        return batch;
+    }
+    let keep: Vec<bool> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, e)| newest.get(e.path.as_path()) == Some(&i))
+        .collect();
+    /// What superseded submissions of a file hand to its newest one.
+    #[derive(Default)]
+    struct Carried {
+        dones: Vec<Done>,
+        stray: Option<Arc<Stray>>,
+        visible: bool,
+    }
+    let mut carried: HashMap<PathBuf, Carried> = HashMap::new();
+    let mut out = Vec::with_capacity(keep.iter().filter(|k| **k).count());
+    for (mut e, keep) in batch.into_iter().zip(keep) {
+        let visible = matches!(e.op, Op::Write { visible: true, .. });
+        if !keep {
+            let c = carried.entry(e.path).or_default();
+            c.dones.append(&mut e.dones);
+            c.stray = e.op.stray_mut().take().or(c.stray.take());
+            c.visible |= visible;
+            continue;
+        }
+        if let Some(mut c) = carried.remove(&e.path) {
+            c.dones.append(&mut e.dones);
+            e.dones = c.dones;
+            let own = e.op.stray_mut();
+            if own.is_none() {
+                *own = c.stray;
+            }
+            if let Op::Write { visible, .. } = &mut e.op {
+                *visible |= c.visible;
+            }
+        }
+        out.push(e);
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use std::sync::atomic::AtomicUsize;
-
-    use super::*;
-
-    fn counted(renders: &Arc<AtomicUsize>, bytes: Vec<u8>) -> Op {
-        let renders = renders.clone();
-        Op::Write {
-            render: Box::new(move || {
-                renders.fetch_add(1, Ordering::SeqCst);
-                Ok(bytes)
-            }),
-            then_remove: None,
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn coalesces_writes_of_one_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
-        let path = dir.path().join("f.json");
-        let renders = Arc::new(AtomicUsize::new(0));
-        // The first write blocks until every other update has been submitted.
-        let (release, blocked) = std::sync::mpsc::channel::<()>();
-        let first = {
-            let renders = renders.clone();
-            Op::Write {
-                render: Box::new(move || {
-                    renders.fetch_add(1, Ordering::SeqCst);
-                    blocked.recv().ok();
-                    Ok(b"0".to_vec())
-                }),
-                then_remove: None,
-            }
-        };
-        let mut tickets = vec![writer.submit(path.clone(), first)];
-        for i in 1..=100 {
-            tickets.push(writer.submit(path.clone(), counted(&renders, i.to_string().into())));
-        }
-        release.send(()).unwrap();
-        for t in tickets {
-            t.wait().await.unwrap();
-        }
-        assert_eq!(renders.load(Ordering::SeqCst), 2, "first + newest only");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "100");
-        writer.idle().await;
-        assert!(lock(&writer.slots).is_empty());
-        // A later write starts a fresh slot.
-        writer
-            .submit(path.clone(), counted(&renders, b"again".to_vec()))
-            .wait()
-            .await
-            .unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "again");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn failed_write_reports_error_and_writer_recovers() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
-        std::fs::write(dir.path().join("not-a-dir"), "x").unwrap();
-        let bad = dir.path().join("not-a-dir/f.json");
-        let err = writer
-            .submit(bad.clone(), Op::bytes(b"1".to_vec()))
-            .wait()
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("not-a-dir"), "{err}");
-        let good = dir.path().join("g.json");
-        writer
-            .submit(good.clone(), Op::bytes(b"2".to_vec()))
-            .wait()
-            .await
-            .unwrap();
-        writer
-            .submit(good.clone(), Op::Delete { also: None })
-            .wait()
-            .await
-            .unwrap();
-        assert!(!good.exists());
-        writer.idle().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn stray_is_removed_after_the_new_file_is_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::new(Handle::current(), Arc::new(DirSyncs::default()));
-        let old = dir.path().join("old.json");
-        std::fs::write(&old, "{}").unwrap();
-        let stray = Stray::new(old.clone());
-        let new = dir.path().join("sub/new.json");
-        writer
-            .submit(
-                new.clone(),
-                Op::json(Arc::new(1), live_stray(&Some(stray.clone()))),
-            )
-            .wait()
-            .await
-            .unwrap();
-        assert!(new.is_file() && !old.exists());
-        assert!(stray.is_removed());
-        assert!(live_stray(&Some(stray)).is_none());
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;

@@ -1,0 +1,432 @@
+//! The applier: brings entity files up to date after their changes are journaled.
+//!
+//! It receives changes from the journal committer once they are durable (see `journal`), and
+//! replaces files atomically (temp file + rename) **without `fsync`**. Per file there is at
+//! most one write in flight; changes arriving meanwhile collapse into one *pending* change
+//! holding the newest state, and every waiter of a collapsed change is answered by the write
+//! that carries the newest one. Files are written by at most `workers` blocking tasks, in the
+//! order they became ready.
+//!
+//! Each change has a due time. A change someone waits for is due at once. Under write-behind
+//! (see `writer`) a change is acknowledged at its journal sync and due only after a delay, so
+//! the many updates of a busy file collapse into one write. A checkpoint expedites everything
+//! up to its boundary ([`Applier::expedite`]) and waits for it ([`Applier::wait_applied`]).
+//!
+//! The applier remembers which files and directories it touched since the last checkpoint,
+//! which then `fsync`s them ([`Applier::take_unsynced`]), and which acknowledged changes failed
+//! to reach their file, which blocks checkpoints until a later write of that file succeeds.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+
+use crate::durable::{lock, remove_file, replace_file};
+use crate::error::FsStoreError;
+use crate::writer::{Done, Stray};
+
+/// New content of a file.
+pub(crate) enum Action {
+    /// Replace the file with these bytes (then remove the stray, if any).
+    Write(Vec<u8>),
+    /// Remove the file (and the stray, if any).
+    Remove,
+}
+
+/// One durable change handed over by the committer.
+pub(crate) struct Item {
+    pub(crate) gsn: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) action: Action,
+    pub(crate) stray: Option<Arc<Stray>>,
+    /// Answered once the file holds this change (or a newer one).
+    pub(crate) dones: Vec<Done>,
+    /// Already acknowledged: a failure to write it must block checkpoints.
+    pub(crate) acked: bool,
+    /// Earliest time to write it.
+    pub(crate) due: Instant,
+}
+
+struct Pending {
+    /// Submission number of the oldest change collapsed into this one.
+    first_gsn: u64,
+    action: Action,
+    stray: Option<Arc<Stray>>,
+    dones: Vec<Done>,
+    acked: bool,
+    due: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Queued {
+    No,
+    Ready,
+    Delayed,
+}
+
+/// A file with unwritten changes (pending, in flight, or both).
+struct Slot {
+    pending: Option<Pending>,
+    in_flight: bool,
+    /// Submission number of the oldest unwritten change: this slot's key in `unapplied`.
+    oldest: u64,
+    queued: Queued,
+}
+
+#[derive(Default)]
+struct State {
+    files: HashMap<PathBuf, Slot>,
+    /// Oldest unwritten submission number of every slot → its path.
+    unapplied: BTreeMap<u64, PathBuf>,
+    ready: VecDeque<PathBuf>,
+    /// Not yet due, in due order (entries of slots no longer `Delayed` are skipped).
+    delayed: VecDeque<(Instant, PathBuf)>,
+    workers: usize,
+    timer: Option<Instant>,
+    /// Changes up to this submission number are due at once (a checkpoint waits for them).
+    force_through: u64,
+    unsynced_files: HashSet<PathBuf>,
+    unsynced_dirs: HashSet<PathBuf>,
+    /// Acknowledged changes whose file write failed, by file.
+    lost: HashMap<PathBuf, Arc<FsStoreError>>,
+}
+
+/// See the module docs.
+pub(crate) struct Applier {
+    handle: Handle,
+    max_workers: usize,
+    state: Mutex<State>,
+    /// Lowest unwritten submission number (`u64::MAX` when every file is up to date).
+    floor: watch::Sender<u64>,
+    /// Files written or removed so far.
+    pub(crate) writes: AtomicU64,
+}
+
+impl Applier {
+    pub(crate) fn new(handle: Handle) -> Arc<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Self {
+            handle,
+            max_workers: cores.clamp(1, 4),
+            state: Mutex::new(State::default()),
+            floor: watch::Sender::new(u64::MAX),
+            writes: AtomicU64::new(0),
+        })
+    }
+
+    /// Queues durable changes, in submission order.
+    pub(crate) fn enqueue(self: &Arc<Self>, items: Vec<Item>) {
+        let now = Instant::now();
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        for it in items {
+            if !st.files.contains_key(&it.path) {
+                st.unapplied.insert(it.gsn, it.path.clone());
+                let slot = Slot {
+                    pending: None,
+                    in_flight: false,
+                    oldest: it.gsn,
+                    queued: Queued::No,
+                };
+                st.files.insert(it.path.clone(), slot);
+                self.floor.send_if_modified(|f| {
+                    let lower = it.gsn < *f;
+                    *f = (*f).min(it.gsn);
+                    lower
+                });
+            }
+            let Some(slot) = st.files.get_mut(&it.path) else {
+                continue;
+            };
+            let pending = match slot.pending.take() {
+                Some(mut p) => {
+                    p.action = it.action;
+                    p.stray = it.stray.or(p.stray);
+                    p.dones.extend(it.dones);
+                    p.acked |= it.acked;
+                    p.due = p.due.min(it.due);
+                    p
+                }
+                None => Pending {
+                    first_gsn: it.gsn,
+                    action: it.action,
+                    stray: it.stray,
+                    dones: it.dones,
+                    acked: it.acked,
+                    due: it.due,
+                },
+            };
+            slot.pending = Some(pending);
+            if !slot.in_flight {
+                schedule(st, &it.path, now);
+            }
+        }
+        self.start_workers(st);
+        self.arm_timer(st);
+    }
+
+    /// Makes every change up to `boundary` due now.
+    pub(crate) fn expedite(self: &Arc<Self>, boundary: u64) {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        st.force_through = st.force_through.max(boundary);
+        for (due, path) in std::mem::take(&mut st.delayed) {
+            let Some(slot) = st.files.get_mut(&path) else {
+                continue;
+            };
+            if slot.queued != Queued::Delayed {
+                continue;
+            }
+            if slot
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.first_gsn <= boundary)
+            {
+                slot.queued = Queued::Ready;
+                st.ready.push_back(path);
+            } else {
+                st.delayed.push_back((due, path));
+            }
+        }
+        self.start_workers(st);
+    }
+
+    /// Resolves once every change up to `boundary` has been written (or failed).
+    pub(crate) async fn wait_applied(&self, boundary: u64) {
+        let mut rx = self.floor.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we borrow it.
+        let _ = rx.wait_for(|&floor| floor > boundary).await;
+    }
+
+    /// Files and directories touched since the last call; the caller `fsync`s them.
+    pub(crate) fn take_unsynced(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let mut st = lock(&self.state);
+        let files = std::mem::take(&mut st.unsynced_files);
+        let dirs = std::mem::take(&mut st.unsynced_dirs);
+        (files.into_iter().collect(), dirs.into_iter().collect())
+    }
+
+    /// Gives back what [`Applier::take_unsynced`] returned when syncing it failed.
+    pub(crate) fn restore_unsynced(&self, files: Vec<PathBuf>, dirs: Vec<PathBuf>) {
+        let mut st = lock(&self.state);
+        st.unsynced_files.extend(files);
+        st.unsynced_dirs.extend(dirs);
+    }
+
+    /// The error of an acknowledged change that is in no file, if any.
+    pub(crate) fn lost(&self) -> Option<Arc<FsStoreError>> {
+        lock(&self.state).lost.values().next().cloned()
+    }
+
+    fn start_workers(self: &Arc<Self>, st: &mut State) {
+        while st.workers < self.max_workers && st.workers < st.ready.len() {
+            st.workers += 1;
+            let me = Arc::clone(self);
+            self.handle.spawn_blocking(move || me.work());
+        }
+    }
+
+    /// Wakes up when the first delayed change is due.
+    fn arm_timer(self: &Arc<Self>, st: &mut State) {
+        let Some(&(due, _)) = st.delayed.front() else {
+            return;
+        };
+        if st.timer.is_some_and(|t| t <= due) {
+            return;
+        }
+        st.timer = Some(due);
+        let me = Arc::clone(self);
+        self.handle.spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
+            let mut guard = lock(&me.state);
+            let st = &mut *guard;
+            if st.timer == Some(due) {
+                st.timer = None;
+            }
+            promote(st, Instant::now());
+            me.start_workers(st);
+            me.arm_timer(st);
+        });
+    }
+
+    /// A worker: writes ready files until there are none.
+    fn work(self: Arc<Self>) {
+        loop {
+            let job = {
+                let mut guard = lock(&self.state);
+                let st = &mut *guard;
+                promote(st, Instant::now());
+                match next_ready(st) {
+                    Some(job) => job,
+                    None => {
+                        st.workers -= 1;
+                        self.arm_timer(st);
+                        return;
+                    }
+                }
+            };
+            let (path, p) = job;
+            let mut touched = Vec::new();
+            let result = catch_unwind(AssertUnwindSafe(|| execute(&path, &p, &mut touched)))
+                .unwrap_or_else(|_| {
+                    Err(FsStoreError::Task(format!(
+                        "panic while writing {}",
+                        path.display()
+                    )))
+                });
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            self.complete(path, p, touched, result);
+        }
+    }
+
+    fn complete(
+        &self,
+        path: PathBuf,
+        p: Pending,
+        touched: Vec<(PathBuf, bool)>,
+        result: Result<(), FsStoreError>,
+    ) {
+        let outcome = result.map_err(Arc::new);
+        {
+            let mut guard = lock(&self.state);
+            let st = &mut *guard;
+            for (t, is_file) in touched {
+                if is_file {
+                    st.unsynced_files.insert(t);
+                } else {
+                    st.unsynced_dirs.insert(t);
+                }
+            }
+            match &outcome {
+                Ok(()) => {
+                    st.lost.remove(&path);
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "file write failed");
+                    if p.acked {
+                        st.lost.insert(path.clone(), e.clone());
+                    }
+                }
+            }
+            if let Some(slot) = st.files.get_mut(&path) {
+                slot.in_flight = false;
+                st.unapplied.remove(&slot.oldest);
+                match slot.pending.as_ref().map(|n| n.first_gsn) {
+                    Some(first) => {
+                        slot.oldest = first;
+                        st.unapplied.insert(first, path.clone());
+                        schedule(st, &path, Instant::now());
+                    }
+                    None => {
+                        st.files.remove(&path);
+                    }
+                }
+            }
+            let floor = st.unapplied.keys().next().copied().unwrap_or(u64::MAX);
+            self.floor
+                .send_if_modified(|f| std::mem::replace(f, floor) != floor);
+        }
+        for d in p.dones {
+            d.resolve(outcome.clone());
+        }
+    }
+}
+
+/// Queues the pending change of `path` (not in flight) by its due time.
+fn schedule(st: &mut State, path: &Path, now: Instant) {
+    let force = st.force_through;
+    let Some(slot) = st.files.get_mut(path) else {
+        return;
+    };
+    let Some(p) = &slot.pending else {
+        return;
+    };
+    if p.due <= now || p.first_gsn <= force {
+        if slot.queued != Queued::Ready {
+            slot.queued = Queued::Ready;
+            st.ready.push_back(path.to_path_buf());
+        }
+    } else if slot.queued == Queued::No {
+        slot.queued = Queued::Delayed;
+        st.delayed.push_back((p.due, path.to_path_buf()));
+    }
+}
+
+/// Moves delayed changes that are due to the ready queue.
+fn promote(st: &mut State, now: Instant) {
+    while let Some(&(due, _)) = st.delayed.front() {
+        if due > now {
+            break;
+        }
+        let Some((_, path)) = st.delayed.pop_front() else {
+            break;
+        };
+        if let Some(slot) = st.files.get_mut(&path)
+            && slot.queued == Queued::Delayed
+        {
+            slot.queued = Queued::Ready;
+            st.ready.push_back(path);
+        }
+    }
+}
+
+/// Takes the next ready file's pending change and marks it in flight.
+fn next_ready(st: &mut State) -> Option<(PathBuf, Pending)> {
+    while let Some(path) = st.ready.pop_front() {
+        let Some(slot) = st.files.get_mut(&path) else {
+            continue;
+        };
+        if slot.queued != Queued::Ready || slot.in_flight {
+            continue;
+        }
+        slot.queued = Queued::No;
+        if let Some(p) = slot.pending.take() {
+            slot.in_flight = true;
+            return Some((path, p));
+        }
+    }
+    None
+}
+
+/// Applies one change; records in `touched` what a checkpoint must `fsync` (`true` = a file,
+/// `false` = a directory).
+fn execute(
+    path: &Path,
+    p: &Pending,
+    touched: &mut Vec<(PathBuf, bool)>,
+) -> Result<(), FsStoreError> {
+    let dir_of = |p: &Path| p.parent().map(|d| (d.to_path_buf(), false));
+    match &p.action {
+        Action::Write(bytes) => {
+            replace_file(path, bytes).map_err(|e| FsStoreError::io("write", path, e))?;
+            touched.push((path.to_path_buf(), true));
+            touched.extend(dir_of(path));
+            if let Some(stray) = &p.stray {
+                touched.extend(dir_of(stray.path()));
+                if let Err(e) = stray.remove() {
+                    // The load prefers the canonical file, and the next write retries.
+                    tracing::warn!(path = %stray.path().display(), error = %e,
+                        "could not remove superseded file");
+                }
+            }
+            Ok(())
+        }
+        Action::Remove => {
+            touched.extend(dir_of(path));
+            remove_file(path).map_err(|e| FsStoreError::io("remove", path, e))?;
+            if let Some(stray) = &p.stray {
+                touched.extend(dir_of(stray.path()));
+                // A stray left behind would bring the entity back at the next load.
+                stray
+                    .remove()
+                    .map_err(|e| FsStoreError::io("remove", stray.path(), e))?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,606 @@
+//! The write-ahead journal: a change is durable once its record is in the journal, before its
+//! entity file is written.
+//!
+//! # Files
+//! `<data_dir>/.maestro-journal/journal-<seq>-<instance>.log` (hidden, so the TypeScript tools
+//! and the loader ignore it). A store appends to one *segment* at a time; a checkpoint seals it
+//! and the next record starts a new segment with a higher `<seq>`. Segments are replayed in
+//! `<seq>` order.
+//!
+//! # Record format
+//! All integers little-endian. A 12-byte header, then the payload:
+//! ```text
+//! magic  "MJL1"   4 bytes
+//! len    u32      payload length in bytes (at most 1 GiB)
+//! crc    u32      CRC-32C of the 4 `len` bytes followed by the payload
+//! payload:
+//!   gsn        u64  submission number (diagnostics; order is the file order)
+//!   kind       u8   1 = write the file, 2 = remove it
+//!   path_len   u16  then the path relative to the data directory, UTF-8, `/`-separated
+//!   stray_len  u16  then an optional second relative path to remove (0 = none; see `Stray`)
+//!   data            the file's new bytes (kind 1), up to the end of the payload
+//! ```
+//! Segments are zero-filled ahead of the records (64 KiB at first, then in chunks that double
+//! up to 4 MiB), so most appends overwrite allocated blocks and `fdatasync` has no metadata to
+//! commit; an all-zero header marks the clean end.
+//!
+//! # Protocol
+//! 1. Writers queue their changes; one committer at a time takes everything queued, renders it,
+//!    appends the records with one `write` and makes them durable with **one `fdatasync`**
+//!    (group commit), then acknowledges every change of the batch. A new segment is zero-filled,
+//!    `fsync`ed and its directory `fsync`ed before its first record counts.
+//! 2. Only then are the entity files updated (temp file + rename, no `fsync`): a file never
+//!    holds a state that is not already in the journal.
+//! 3. A checkpoint seals the current segment, waits until every change in it reached its file,
+//!    `fsync`s every file and directory written since the previous checkpoint, and only then
+//!    deletes the sealed segments (and `fsync`s the journal directory).
+//! 4. [`recover`], before the store loads, replays every segment in order, record by record,
+//!    up to the first record that is torn or invalid in each segment; applies the final state
+//!    of each file atomically, `fsync`s what it wrote and deletes the journal.
+//!
+//! # Crash cases
+//! - *During an append*: the batch was not acknowledged. Its records are complete, partly
+//!   written or zero; the checksum stops the replay at the first incomplete one. Records after
+//!   it can only belong to the same unacknowledged batch.
+//! - *After the `fdatasync`, before or during the file writes*: the files are old (or some
+//!   new, renames are atomic); the replay writes the journaled state.
+//! - *During a checkpoint*: the segments still exist until every file they cover is durable;
+//!   the replay rewrites the same states, which is idempotent.
+//! - *After a failed append*: the segment is sealed as it is and a new one is started; its
+//!   valid prefix still counts, the failed batch was reported to its writers.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::durable::{ensure_dir, fsync_dir, remove_file, replace_file, sync_paths};
+use crate::error::FsStoreError;
+
+/// The journal's directory under the data directory.
+pub(crate) const JOURNAL_DIR: &str = ".maestro-journal";
+const MAGIC: [u8; 4] = *b"MJL1";
+/// Header bytes: magic, payload length, checksum.
+const HEADER: usize = 12;
+/// Fixed payload bytes before the paths: gsn, kind, two path lengths.
+const FIXED: usize = 8 + 1 + 2 + 2;
+/// Largest payload accepted, in bytes; a larger length is corruption.
+const MAX_PAYLOAD: usize = 1 << 30;
+/// First zero-filled size of a segment, in bytes.
+const MIN_CHUNK: u64 = 64 << 10;
+/// Largest zero-fill step, in bytes.
+const MAX_CHUNK: u64 = 4 << 20;
+
+const KIND_WRITE: u8 = 1;
+const KIND_REMOVE: u8 = 2;
+
+/// Distinguishes the segments of several stores of one process (tests open a data directory
+/// twice); with the process id it makes segment names unique.
+static INSTANCE: AtomicU64 = AtomicU64::new(0);
+
+/// One journaled change, borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record<'a> {
+    /// Submission number.
+    pub(crate) gsn: u64,
+    /// Path relative to the data directory.
+    pub(crate) path: &'a str,
+    /// Superseded copy to remove as well, relative to the data directory.
+    pub(crate) stray: Option<&'a str>,
+    /// New content; `None` removes the file.
+    pub(crate) data: Option<&'a [u8]>,
+}
+
+/// Appends the encoded `rec` to `buf`.
+///
+/// # Errors
+/// `InvalidInput` when a path or the payload is too long for the format.
+pub(crate) fn encode(buf: &mut Vec<u8>, rec: &Record<'_>) -> io::Result<()> {
+    let stray = rec.stray.unwrap_or("");
+    let data = rec.data.unwrap_or(&[]);
+    let too_long = |what| io::Error::new(io::ErrorKind::InvalidInput, what);
+    let path_len = u16::try_from(rec.path.len()).map_err(|_| too_long("path too long"))?;
+    let stray_len = u16::try_from(stray.len()).map_err(|_| too_long("path too long"))?;
+    let len = FIXED + rec.path.len() + stray.len() + data.len();
+    if len > MAX_PAYLOAD {
+        return Err(too_long("record larger than 1 GiB"));
+    }
+    let len_bytes = (len as u32).to_le_bytes();
+    let start = buf.len();
+    buf.reserve(HEADER + len);
+    buf.extend_from_slice(&MAGIC);
+    buf.extend_from_slice(&len_bytes);
+    buf.extend_from_slice(&[0; 4]); // checksum, filled in below
+    buf.extend_from_slice(&rec.gsn.to_le_bytes());
+    buf.push(if rec.data.is_some() {
+        KIND_WRITE
+    } else {
+        KIND_REMOVE
+    });
+    buf.extend_from_slice(&path_len.to_le_bytes());
+    buf.extend_from_slice(&stray_len.to_le_bytes());
+    buf.extend_from_slice(rec.path.as_bytes());
+    buf.extend_from_slice(stray.as_bytes());
+    buf.extend_from_slice(data);
+    let crc = Crc32c::new()
+        .update(&len_bytes)
+        .update(&buf[start + HEADER..])
+        .finish();
+    buf[start + 8..start + HEADER].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// What [`decode`] found at an offset.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decoded<'a> {
+    /// A valid record and the offset after it.
+    Record(Record<'a>, usize),
+    /// The end: no bytes left, or a zero-filled header.
+    End,
+    /// A torn or corrupt record (the reason).
+    Invalid(&'static str),
+}
+
+/// Decodes the record at `at` in `buf`.
+pub(crate) fn decode(buf: &[u8], at: usize) -> Decoded<'_> {
+    let rest = buf.get(at..).unwrap_or_default();
+    if rest.is_empty() || rest.iter().take(HEADER).all(|&b| b == 0) {
+        return Decoded::End;
+    }
+    let Some(header) = rest.get(..HEADER) else {
+        return Decoded::Invalid("truncated header");
+    };
+    if header[..4] != MAGIC {
+        return Decoded::Invalid("bad magic");
+    }
+    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if !(FIXED..=MAX_PAYLOAD).contains(&len) {
+        return Decoded::Invalid("bad length");
+    }
+    let Some(payload) = rest.get(HEADER..HEADER + len) else {
+        return Decoded::Invalid("truncated record");
+    };
+    if Crc32c::new().update(&header[4..8]).update(payload).finish() != crc {
+        return Decoded::Invalid("checksum mismatch");
+    }
+    let mut gsn = [0; 8];
+    gsn.copy_from_slice(&payload[..8]);
+    let kind = payload[8];
+    let path_len = u16::from_le_bytes([payload[9], payload[10]]) as usize;
+    let stray_len = u16::from_le_bytes([payload[11], payload[12]]) as usize;
+    let Some(paths) = payload.get(FIXED..FIXED + path_len + stray_len) else {
+        return Decoded::Invalid("bad path length");
+    };
+    let (Ok(path), Ok(stray)) = (
+        std::str::from_utf8(&paths[..path_len]),
+        std::str::from_utf8(&paths[path_len..]),
+    ) else {
+        return Decoded::Invalid("path is not UTF-8");
+    };
+    let data = &payload[FIXED + path_len + stray_len..];
+    let data = match kind {
+        KIND_WRITE => Some(data),
+        KIND_REMOVE if data.is_empty() => None,
+        _ => return Decoded::Invalid("bad kind"),
+    };
+    let rec = Record {
+        gsn: u64::from_le_bytes(gsn),
+        path,
+        stray: (!stray.is_empty()).then_some(stray),
+        data,
+    };
+    Decoded::Record(rec, at + HEADER + len)
+}
+
+/// The segment being appended to.
+struct Segment {
+    path: PathBuf,
+    file: File,
+    /// Bytes of records written.
+    len: u64,
+    /// Bytes zero-filled (the file's size).
+    allocated: u64,
+}
+
+impl Segment {
+    /// Zero-fills the file up to at least `needed` bytes.
+    fn reserve(&mut self, needed: u64) -> io::Result<()> {
+        if needed <= self.allocated {
+            return Ok(());
+        }
+        let step = self.allocated.clamp(MIN_CHUNK, MAX_CHUNK);
+        let target = (self.allocated + step).max(needed.next_multiple_of(MIN_CHUNK));
+        let zeros = vec![0u8; (target - self.allocated).min(MAX_CHUNK) as usize];
+        let mut at = self.allocated;
+        while at < target {
+            let n = (target - at).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        self.allocated = target;
+        Ok(())
+    }
+}
+
+/// Segments handed to a checkpoint by [`Journal::rotate`].
+#[derive(Debug, Default)]
+pub(crate) struct Sealed {
+    /// Segment files, oldest first.
+    pub(crate) paths: Vec<PathBuf>,
+    /// Highest submission number they contain.
+    pub(crate) boundary: u64,
+}
+
+/// The appending side of the journal. Not synchronized: the writer keeps it behind a mutex.
+pub(crate) struct Journal {
+    dir: PathBuf,
+    tag: String,
+    next_seq: u64,
+    current: Option<Segment>,
+    /// Segments no longer appended to and not yet deleted, oldest first.
+    sealed: Vec<PathBuf>,
+    /// Highest submission number appended.
+    last_gsn: u64,
+}
+
+impl Journal {
+    /// The journal of the data directory `root`; creates nothing until the first append.
+    pub(crate) fn new(root: &Path) -> Self {
+        let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
+        Self {
+            dir: root.join(JOURNAL_DIR),
+            tag: format!("{}-{n}", std::process::id()),
+            next_seq: 1,
+            current: None,
+            sealed: Vec::new(),
+            last_gsn: 0,
+        }
+    }
+
+    /// Bytes of records in the current segment.
+    pub(crate) fn len(&self) -> u64 {
+        self.current.as_ref().map_or(0, |s| s.len)
+    }
+
+    /// Appends `records` (encoded, ending with submission `last_gsn`) and makes them durable
+    /// with one `fdatasync`. On failure the segment is sealed as it is; the next append starts
+    /// a new one.
+    ///
+    /// # Errors
+    /// The I/O error, naming the segment.
+    pub(crate) fn append(&mut self, records: &[u8], last_gsn: u64) -> Result<(), FsStoreError> {
+        if self.current.is_none() {
+            self.current = Some(self.create_segment()?);
+        }
+        let Some(seg) = self.current.as_mut() else {
+            return Err(FsStoreError::Task("journal segment missing".into()));
+        };
+        let end = seg.len + records.len() as u64;
+        let written = seg
+            .reserve(end)
+            .and_then(|()| seg.file.write_all_at(records, seg.len))
+            .and_then(|()| seg.file.sync_data());
+        match written {
+            Ok(()) => {
+                seg.len = end;
+                self.last_gsn = last_gsn;
+                Ok(())
+            }
+            Err(e) => {
+                let path = seg.path.clone();
+                self.seal_current();
+                Err(FsStoreError::io("append to journal", path, e))
+            }
+        }
+    }
+
+    fn seal_current(&mut self) {
+        if let Some(seg) = self.current.take() {
+            self.sealed.push(seg.path);
+        }
+    }
+
+    /// Creates, zero-fills and durably links a new segment.
+    fn create_segment(&mut self) -> Result<Segment, FsStoreError> {
+        ensure_dir(&self.dir).map_err(|e| FsStoreError::io("create directory", &self.dir, e))?;
+        let path = self
+            .dir
+            .join(format!("journal-{:012}-{}.log", self.next_seq, self.tag));
+        self.next_seq += 1;
+        let created = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|file| {
+                let mut seg = Segment {
+                    path: path.clone(),
+                    file,
+                    len: 0,
+                    allocated: 0,
+                };
+                seg.reserve(MIN_CHUNK)?;
+                seg.file.sync_all()?;
+                fsync_dir(&self.dir)?;
+                Ok(seg)
+            });
+        created.map_err(|e| {
+            let _ = fs::remove_file(&path);
+            FsStoreError::io("create journal segment", &path, e)
+        })
+    }
+
+    /// Seals the current segment (if it holds records) and hands every sealed segment to a
+    /// checkpoint.
+    pub(crate) fn rotate(&mut self) -> Sealed {
+        if self.len() > 0 {
+            self.seal_current();
+        }
+        Sealed {
+            paths: std::mem::take(&mut self.sealed),
+            boundary: self.last_gsn,
+        }
+    }
+
+    /// Gives back segments a checkpoint could not delete; they stay older than any sealed since.
+    pub(crate) fn restore(&mut self, mut older: Vec<PathBuf>) {
+        older.append(&mut self.sealed);
+        self.sealed = older;
+    }
+
+    /// The journal directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Deletes `segments` durably. Returns those that could not be deleted, with the first error.
+pub(crate) fn delete_segments(
+    dir: &Path,
+    segments: Vec<PathBuf>,
+) -> Result<(), (Vec<PathBuf>, io::Error)> {
+    let mut left = Vec::new();
+    let mut first = None;
+    for p in segments {
+        if let Err(e) = remove_file(&p) {
+            first.get_or_insert(e);
+            left.push(p);
+        }
+    }
+    if let Err(e) = fsync_dir(dir) {
+        // The deletions may not be durable: an old segment could come back after a crash and
+        // be replayed without the newer ones, so report it.
+        return Err((left, e));
+    }
+    match first {
+        Some(e) => Err((left, e)),
+        None => Ok(()),
+    }
+}
+
+/// What [`recover`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Replayed {
+    /// Segment files read.
+    pub(crate) segments: usize,
+    /// Valid records found.
+    pub(crate) records: usize,
+    /// Files written or removed.
+    pub(crate) files: usize,
+}
+
+/// The last journaled state of a file during replay.
+struct Final {
+    /// Position of its last record.
+    last: usize,
+    /// Its content (segment index, byte range), or `None` when removed.
+    data: Option<(usize, Range<usize>)>,
+}
+
+/// A safe relative path (only normal components) under `root`.
+fn resolve(root: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    let normal = p.components().all(|c| matches!(c, Component::Normal(_)));
+    (normal && !rel.is_empty()).then(|| root.join(p))
+}
+
+/// The segment files of `dir`, in replay order.
+fn list_segments(dir: &Path) -> Result<Vec<PathBuf>, FsStoreError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FsStoreError::io("list", dir, e)),
+    };
+    let mut found = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| FsStoreError::io("list", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let seq = name
+            .strip_prefix("journal-")
+            .filter(|_| name.ends_with(".log"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|s| s.parse::<u64>().ok());
+        if let Some(seq) = seq {
+            found.push((seq, name, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().map(|(_, _, p)| p).collect())
+}
+
+/// Replays the journal of the data directory `root` into its files, makes them durable and
+/// deletes the journal (see the module docs). A record whose file cannot be written is skipped
+/// with a warning.
+///
+/// # Errors
+/// [`FsStoreError::Io`] when a segment cannot be read, or the replayed files cannot be made
+/// durable, or the journal cannot be deleted; the journal is then kept.
+pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
+    let dir = root.join(JOURNAL_DIR);
+    let segments = list_segments(&dir)?;
+    let mut stats = Replayed {
+        segments: segments.len(),
+        ..Replayed::default()
+    };
+    if segments.is_empty() {
+        return Ok(stats);
+    }
+    let mut contents = Vec::with_capacity(segments.len());
+    for seg in &segments {
+        contents.push(fs::read(seg).map_err(|e| FsStoreError::io("read", seg, e))?);
+    }
+    // Final state per file (None = removed) and the position of its last record; strays with
+    // the position of the record that asked for their removal.
+    let mut finals: HashMap<PathBuf, Final> = HashMap::new();
+    let mut strays: Vec<(usize, PathBuf)> = Vec::new();
+    let mut order = 0;
+    for (i, (seg, bytes)) in segments.iter().zip(&contents).enumerate() {
+        let mut at = 0;
+        loop {
+            match decode(bytes, at) {
+                Decoded::Record(rec, next) => {
+                    order += 1;
+                    stats.records += 1;
+                    let data = rec.data.map(|d| {
+                        let start = d.as_ptr() as usize - bytes.as_ptr() as usize;
+                        (i, start..start + d.len())
+                    });
+                    match resolve(root, rec.path) {
+                        Some(p) => {
+                            finals.insert(p, Final { last: order, data });
+                        }
+                        None => tracing::warn!(path = rec.path, "journal: skipping unsafe path"),
+                    }
+                    if let Some(s) = rec.stray.and_then(|s| resolve(root, s)) {
+                        strays.push((order, s));
+                    }
+                    at = next;
+                }
+                Decoded::End => break,
+                Decoded::Invalid(why) => {
+                    tracing::warn!(segment = %seg.display(), offset = at, why,
+                        "journal: torn or invalid record; replaying the records before it");
+                    break;
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for (path, Final { data, .. }) in &finals {
+        let done = match data {
+            Some((i, range)) => replace_file(path, &contents[*i][range.clone()]).map(|()| {
+                files.push(path.clone());
+            }),
+            None => remove_file(path).map(|_| ()),
+        };
+        match done {
+            Ok(()) => {
+                stats.files += 1;
+                dirs.extend(path.parent().map(Path::to_path_buf));
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                "journal: cannot replay a record; skipping it"),
+        }
+    }
+    for (at, stray) in strays {
+        // A record for that path after the removal request wins.
+        if finals.get(&stray).is_some_and(|f| f.last > at) {
+            continue;
+        }
+        match remove_file(&stray) {
+            Ok(_) => dirs.extend(stray.parent().map(Path::to_path_buf)),
+            Err(e) => tracing::warn!(path = %stray.display(), error = %e,
+                "journal: cannot remove superseded file"),
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    if let Some((path, e)) = sync_paths(&files, &dirs).into_iter().next() {
+        return Err(FsStoreError::io("sync", path, e));
+    }
+    delete_segments(&dir, segments)
+        .map_err(|(left, e)| FsStoreError::io("delete journal", left.first().unwrap_or(&dir), e))?;
+    tracing::info!(
+        segments = stats.segments,
+        records = stats.records,
+        files = stats.files,
+        "journal replayed"
+    );
+    Ok(stats)
+}
+
+/// CRC-32C (Castagnoli), slicing-by-8.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Crc32c(u32);
+
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 8 {
+            t[k][i] = (t[k - 1][i] >> 8) ^ t[0][(t[k - 1][i] & 0xFF) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
+
+impl Crc32c {
+    pub(crate) fn new() -> Self {
+        Self(!0)
+    }
+
+    pub(crate) fn update(mut self, data: &[u8]) -> Self {
+        let t = &CRC_TABLES;
+        let mut crc = self.0;
+        let mut chunks = data.chunks_exact(8);
+        for c in &mut chunks {
+            let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
+            let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+            crc = t[7][(lo & 0xFF) as usize]
+                ^ t[6][((lo >> 8) & 0xFF) as usize]
+                ^ t[5][((lo >> 16) & 0xFF) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][(hi & 0xFF) as usize]
+                ^ t[2][((hi >> 8) & 0xFF) as usize]
+                ^ t[1][((hi >> 16) & 0xFF) as usize]
+                ^ t[0][(hi >> 24) as usize];
+        }
+        for &b in chunks.remainder() {
+            crc = t[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+        }
+        self.0 = crc;
+        self
+    }
+
+    pub(crate) fn finish(self) -> u32 {
+        !self.0
+    }
+}
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;
