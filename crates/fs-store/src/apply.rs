@@ -4,8 +4,9 @@
 //! replaces files atomically (temp file + rename) **without `fsync`**. Per file there is at
 //! most one write in flight; changes arriving meanwhile collapse into one *pending* change
 //! holding the newest state, and every waiter of a collapsed change is answered by the write
-//! that carries the newest one. Files are written by at most `workers` blocking tasks, in the
-//! order they became ready.
+//! that carries the newest one. Files are written by one blocking task at a time, in the order
+//! they became ready: parallel writers in one directory mostly contend for its lock, and one
+//! writer outpaces the rate below which changes wait for their file (see `writer`).
 //!
 //! Each change has a due time. A change someone waits for is due at once. Under write-behind
 //! (see `writer`) a change is acknowledged at its journal sync and due only after a delay, so
@@ -28,7 +29,8 @@ use tokio::sync::watch;
 
 use crate::durable::{lock, remove_file, replace_file};
 use crate::error::FsStoreError;
-use crate::writer::{Done, Stray};
+use crate::op::Stray;
+use crate::writer::Done;
 
 /// New content of a file.
 pub(crate) enum Action {
@@ -86,7 +88,8 @@ struct State {
     ready: VecDeque<PathBuf>,
     /// Not yet due, in due order (entries of slots no longer `Delayed` are skipped).
     delayed: VecDeque<(Instant, PathBuf)>,
-    workers: usize,
+    /// The worker is running.
+    working: bool,
     timer: Option<Instant>,
     /// Changes up to this submission number are due at once (a checkpoint waits for them).
     force_through: u64,
@@ -99,7 +102,6 @@ struct State {
 /// See the module docs.
 pub(crate) struct Applier {
     handle: Handle,
-    max_workers: usize,
     state: Mutex<State>,
     /// Lowest unwritten submission number (`u64::MAX` when every file is up to date).
     floor: watch::Sender<u64>,
@@ -109,10 +111,8 @@ pub(crate) struct Applier {
 
 impl Applier {
     pub(crate) fn new(handle: Handle) -> Arc<Self> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Arc::new(Self {
             handle,
-            max_workers: cores.clamp(1, 4),
             state: Mutex::new(State::default()),
             floor: watch::Sender::new(u64::MAX),
             writes: AtomicU64::new(0),
@@ -166,7 +166,7 @@ impl Applier {
                 schedule(st, &it.path, now);
             }
         }
-        self.start_workers(st);
+        self.start_worker(st);
         self.arm_timer(st);
     }
 
@@ -193,7 +193,7 @@ impl Applier {
                 st.delayed.push_back((due, path));
             }
         }
-        self.start_workers(st);
+        self.start_worker(st);
     }
 
     /// Resolves once every change up to `boundary` has been written (or failed).
@@ -223,9 +223,10 @@ impl Applier {
         lock(&self.state).lost.values().next().cloned()
     }
 
-    fn start_workers(self: &Arc<Self>, st: &mut State) {
-        while st.workers < self.max_workers && st.workers < st.ready.len() {
-            st.workers += 1;
+    /// Starts the worker if there is ready work and it is not running.
+    fn start_worker(self: &Arc<Self>, st: &mut State) {
+        if !st.working && !st.ready.is_empty() {
+            st.working = true;
             let me = Arc::clone(self);
             self.handle.spawn_blocking(move || me.work());
         }
@@ -249,12 +250,12 @@ impl Applier {
                 st.timer = None;
             }
             promote(st, Instant::now());
-            me.start_workers(st);
+            me.start_worker(st);
             me.arm_timer(st);
         });
     }
 
-    /// A worker: writes ready files until there are none.
+    /// The worker: writes ready files until there are none.
     fn work(self: Arc<Self>) {
         loop {
             let job = {
@@ -264,7 +265,7 @@ impl Applier {
                 match next_ready(st) {
                     Some(job) => job,
                     None => {
-                        st.workers -= 1;
+                        st.working = false;
                         self.arm_timer(st);
                         return;
                     }

@@ -57,6 +57,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::crc::Crc32c;
 use crate::durable::{ensure_dir, fsync_dir, remove_file, replace_file, sync_paths};
 use crate::error::FsStoreError;
 
@@ -531,74 +532,6 @@ pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
         "journal replayed"
     );
     Ok(stats)
-}
-
-/// CRC-32C (Castagnoli), slicing-by-8.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Crc32c(u32);
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut k = 1;
-        while k < 8 {
-            t[k][i] = (t[k - 1][i] >> 8) ^ t[0][(t[k - 1][i] & 0xFF) as usize];
-            k += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-impl Crc32c {
-    pub(crate) fn new() -> Self {
-        Self(!0)
-    }
-
-    pub(crate) fn update(mut self, data: &[u8]) -> Self {
-        let t = &CRC_TABLES;
-        let mut crc = self.0;
-        let mut chunks = data.chunks_exact(8);
-        for c in &mut chunks {
-            let lo = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) ^ crc;
-            let hi = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
-            crc = t[7][(lo & 0xFF) as usize]
-                ^ t[6][((lo >> 8) & 0xFF) as usize]
-                ^ t[5][((lo >> 16) & 0xFF) as usize]
-                ^ t[4][(lo >> 24) as usize]
-                ^ t[3][(hi & 0xFF) as usize]
-                ^ t[2][((hi >> 8) & 0xFF) as usize]
-                ^ t[1][((hi >> 16) & 0xFF) as usize]
-                ^ t[0][(hi >> 24) as usize];
-        }
-        for &b in chunks.remainder() {
-            crc = t[0][((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
-        }
-        self.0 = crc;
-        self
-    }
-
-    pub(crate) fn finish(self) -> u32 {
-        !self.0
-    }
 }
 
 #[cfg(test)]

@@ -41,12 +41,14 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 
 mod apply;
+mod crc;
 mod durable;
 mod error;
 mod journal;
 mod layout;
 mod load;
 mod migrate;
+mod op;
 mod repos;
 mod writer;
 
@@ -69,20 +71,21 @@ pub struct FsStoreOptions {
     /// every file written since the last one) and a longer replay after a crash.
     pub checkpoint_bytes: u64,
     /// Under write-behind, how long a file may lag behind its acknowledged state (default
-    /// 1 s). Changes to one file within it cost one file write.
+    /// 2 s). Changes to one file within it cost one file write, so under a steady load the
+    /// files cost at most one write per busy file per delay.
     pub write_behind_delay: Duration,
-    /// Number of changes in one journal batch (concurrent writers sharing one sync) that
-    /// switches to write-behind for the next second (default 4). `1` always defers file
-    /// writes; `usize::MAX` never does.
-    pub write_behind_batch: usize,
+    /// Journaled changes per second from which the store switches to write-behind for the
+    /// next second (default 1,000; measured over 100 ms windows). `0` always defers file
+    /// writes; `u64::MAX` never does.
+    pub write_behind_rate: u64,
 }
 
 impl Default for FsStoreOptions {
     fn default() -> Self {
         Self {
             checkpoint_bytes: 64 << 20,
-            write_behind_delay: Duration::from_secs(1),
-            write_behind_batch: 4,
+            write_behind_delay: Duration::from_secs(2),
+            write_behind_rate: 1_000,
         }
     }
 }

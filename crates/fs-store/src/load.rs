@@ -26,7 +26,7 @@ use crate::error::FsStoreError;
 use crate::journal;
 use crate::layout::{Layout, OVERRIDE_SUFFIX, TOP_DIRS, check_id};
 use crate::migrate::{self, TaskLoad};
-use crate::writer::{Stray, to_json};
+use crate::op::{Stray, to_json};
 
 /// A loaded task and the superseded copy of its file, if one exists.
 #[derive(Debug)]

@@ -14,9 +14,9 @@
 //! A [`Ticket`] resolves once its change is durable:
 //! - normally after the journal sync **and** the file write, so a process reading the data
 //!   directory right after an acknowledgement (the `maestro` CLI, tests) sees the change;
-//! - under **write-behind** — entered when a journal batch carries at least
-//!   `write_behind_batch` changes (many concurrent writers) and left one second after the last
-//!   such batch — right after the journal sync; the file follows within `write_behind_delay`,
+//! - under **write-behind** — entered when the journal takes at least `write_behind_rate`
+//!   changes per second (measured over 100 ms windows) and left one second after the last
+//!   such window — right after the journal sync; the file follows within `write_behind_delay`,
 //!   collapsing the updates of busy files, and [`Writer::flush`] brings every file up to date.
 //!   A change that must be visible as a file at once (modal HTML, whose path is returned)
 //!   always waits for its file.
@@ -31,116 +31,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::FsStoreOptions;
 use crate::apply::{Action, Applier, Item};
-use crate::durable::{lock, remove_file, sync_paths};
+use crate::durable::{lock, sync_paths};
 use crate::error::FsStoreError;
 use crate::journal::{self, Journal, Record};
+use crate::op::{Op, Stray};
 
-/// How long write-behind lasts after the last batch that triggered it.
+/// How long write-behind lasts after the last window that triggered it.
 const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
-
-/// Produces the bytes of a file; run on the committer, off every repository lock.
-pub(crate) type Render = Box<dyn FnOnce() -> serde_json::Result<Vec<u8>> + Send>;
-
-/// Pretty JSON with 2-space indentation and no trailing newline (`JSON.stringify(x, null, 2)`).
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    serde_json::to_vec_pretty(value)
-}
-
-/// An older copy of an entity's file at a non-canonical path (a legacy root-level task file,
-/// or a file whose directory disagrees with its content). Its removal is journaled with the
-/// first write of the canonical file and done right after that file is written.
-#[derive(Debug)]
-pub(crate) struct Stray {
-    path: PathBuf,
-    removed: AtomicBool,
-}
-
-impl Stray {
-    pub(crate) fn new(path: PathBuf) -> Arc<Self> {
-        Arc::new(Self {
-            path,
-            removed: AtomicBool::new(false),
-        })
-    }
-
-    /// True once the stray file is gone.
-    pub(crate) fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Unlinks the file (not durably: the journal record asking for it is replayed after a
-    /// crash, and the next checkpoint syncs the directory).
-    pub(crate) fn remove(&self) -> std::io::Result<()> {
-        if !self.is_removed() {
-            remove_file(&self.path)?;
-            self.removed.store(true, Ordering::Release);
-        }
-        Ok(())
-    }
-}
-
-/// The stray of an entity, if it still has to be removed.
-pub(crate) fn live_stray(stray: &Option<Arc<Stray>>) -> Option<Arc<Stray>> {
-    stray.as_ref().filter(|s| !s.is_removed()).cloned()
-}
-
-/// What to do with a file.
-pub(crate) enum Op {
-    /// Replace the file's content, then remove the stray (if any).
-    Write {
-        /// The new content.
-        render: Render,
-        /// Superseded copy to remove once the new content is durable.
-        then_remove: Option<Arc<Stray>>,
-        /// Acknowledge only once the file itself is written, even under write-behind.
-        visible: bool,
-    },
-    /// Remove the file (and the stray, if any).
-    Delete {
-        /// Superseded copy to remove as well.
-        also: Option<Arc<Stray>>,
-    },
-}
-
-impl Op {
-    /// Writes `value` as pretty JSON.
-    pub(crate) fn json<T: Serialize + Send + Sync + 'static>(
-        value: Arc<T>,
-        then_remove: Option<Arc<Stray>>,
-    ) -> Self {
-        Op::Write {
-            render: Box::new(move || to_json(&*value)),
-            then_remove,
-            visible: false,
-        }
-    }
-
-    /// Writes raw bytes; acknowledged only once the file holds them.
-    pub(crate) fn bytes(bytes: Vec<u8>) -> Self {
-        Op::Write {
-            render: Box::new(move || Ok(bytes)),
-            then_remove: None,
-            visible: true,
-        }
-    }
-
-    fn stray_mut(&mut self) -> &mut Option<Arc<Stray>> {
-        match self {
-            Op::Write { then_remove, .. } => then_remove,
-            Op::Delete { also } => also,
-        }
-    }
-}
+/// The window over which the rate of changes is measured.
+const RATE_WINDOW: Duration = Duration::from_millis(100);
 
 type Outcome = Option<Result<(), Arc<FsStoreError>>>;
 
@@ -196,6 +100,23 @@ struct Queue {
 struct Committer {
     journal: Journal,
     write_behind_until: Option<Instant>,
+    /// Start of the current rate window and the changes journaled in it.
+    window: (Instant, u64),
+}
+
+impl Committer {
+    /// Counts `changes` just journaled; true when files should be written behind.
+    fn write_behind(&mut self, changes: usize, rate: u64, now: Instant) -> bool {
+        if now.duration_since(self.window.0) >= RATE_WINDOW {
+            self.window = (now, 0);
+        }
+        self.window.1 += changes as u64;
+        let per_second = Duration::from_secs(1).as_nanos() / RATE_WINDOW.as_nanos();
+        if u128::from(self.window.1) * per_second >= u128::from(rate) {
+            self.write_behind_until = Some(now + WRITE_BEHIND_HOLD);
+        }
+        self.write_behind_until.is_some_and(|t| now < t)
+    }
 }
 
 /// Counters of the journal and the applier (see [`crate::FsStore::journal_stats`]).
@@ -243,6 +164,7 @@ impl Writer {
             committer: Mutex::new(Committer {
                 journal: Journal::new(&root),
                 write_behind_until: None,
+                window: (Instant::now(), 0),
             }),
             applier: Applier::new(handle.clone()),
             handle,
@@ -437,10 +359,7 @@ impl Writer {
         self.records
             .fetch_add(staged.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
-        if staged.len() >= self.options.write_behind_batch {
-            c.write_behind_until = Some(now + WRITE_BEHIND_HOLD);
-        }
-        let behind = c.write_behind_until.is_some_and(|t| now < t);
+        let behind = c.write_behind(staged.len(), self.options.write_behind_rate, now);
         let mut acked = Vec::new();
         let items = staged
             .into_iter()

@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicUsize;
 
 use super::*;
 use crate::journal::JOURNAL_DIR;
+use crate::op::live_stray;
 
 fn writer(root: &Path, options: FsStoreOptions) -> Arc<Writer> {
     Writer::new(Handle::current(), root.to_path_buf(), options)
@@ -12,7 +13,7 @@ fn writer(root: &Path, options: FsStoreOptions) -> Arc<Writer> {
 /// Acknowledge after the file write, always.
 fn sync_files() -> FsStoreOptions {
     FsStoreOptions {
-        write_behind_batch: usize::MAX,
+        write_behind_rate: u64::MAX,
         ..FsStoreOptions::default()
     }
 }
@@ -20,7 +21,7 @@ fn sync_files() -> FsStoreOptions {
 /// Defer every file write for an hour (until a checkpoint).
 fn deferred() -> FsStoreOptions {
     FsStoreOptions {
-        write_behind_batch: 1,
+        write_behind_rate: 0,
         write_behind_delay: Duration::from_secs(3600),
         ..FsStoreOptions::default()
     }

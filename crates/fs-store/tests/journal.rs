@@ -20,7 +20,7 @@ use common::snapshot;
 /// Every file write is deferred for an hour: only the journal holds the changes.
 fn deferred() -> FsStoreOptions {
     FsStoreOptions {
-        write_behind_batch: 1,
+        write_behind_rate: 0,
         write_behind_delay: Duration::from_secs(3600),
         ..FsStoreOptions::default()
     }

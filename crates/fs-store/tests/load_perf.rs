@@ -11,10 +11,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use maestro_domain::entities::{SessionFilter, TaskFilter, TaskSessionStatus};
+use maestro_domain::entities::{
+    SessionFilter, TaskFilter, TaskPatch, TaskSessionStatus, TaskStatus,
+};
 use maestro_domain::ports::{SessionRepository, TaskRepository};
 use maestro_domain::testing::fixtures::{T0, session, task, timeline};
-use maestro_fs_store::FsStore;
+use maestro_fs_store::{FsStore, FsStoreOptions};
 
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -171,6 +173,93 @@ async fn write_throughput() {
          tasks in {updates:?} ({:.0}/s)",
         n as f64 / creates.as_secs_f64(),
         n as f64 / updates.as_secs_f64()
+    );
+}
+
+/// User and system CPU seconds of this process so far.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, in clock ticks (100 per second on Linux).
+    (ticks(11) / 100.0, ticks(12) / 100.0)
+}
+
+/// The store's share of the server bench's PATCH workload: 16 writers updating random tasks
+/// out of 2,000 for 3 s (`MAESTRO_WRITE_SECS` overrides; `MAESTRO_WRITE_BEHIND_MS` sets the
+/// write-behind delay); prints updates/s and CPU per update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run with --ignored --nocapture (ideally --release)"]
+async fn random_updates_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = FsStoreOptions::default();
+    if let Ok(ms) = std::env::var("MAESTRO_WRITE_BEHIND_MS") {
+        options.write_behind_delay = Duration::from_millis(ms.parse().unwrap());
+    }
+    let store = FsStore::open_with(dir.path(), options).await.unwrap();
+    let n = 2_000;
+    for i in 0..n {
+        store
+            .tasks
+            .insert(task(&format!("task_{i:06}"), "proj_1", T0))
+            .await
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    let secs = env_count("MAESTRO_WRITE_SECS", 3) as u64;
+    let stats0 = store.journal_stats();
+    let (u0, s0) = cpu_seconds();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(secs);
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..16u64 {
+        let tasks = store.tasks.clone();
+        set.spawn(async move {
+            let mut x = w.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let status = if done.is_multiple_of(2) {
+                    TaskStatus::InProgress
+                } else {
+                    TaskStatus::Todo
+                };
+                let patch = TaskPatch {
+                    status: Some(status),
+                    ..Default::default()
+                };
+                let id = format!("task_{:06}", x % n as u64);
+                tasks.update(&id, &patch, T0 + done as i64).await.unwrap();
+                done += 1;
+            }
+            done
+        });
+    }
+    let mut ops = 0;
+    while let Some(r) = set.join_next().await {
+        ops += r.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let (u1, s1) = cpu_seconds();
+    let stats = store.journal_stats();
+    println!(
+        "{ops} updates in {elapsed:.2} s ({:.0}/s); CPU per update: user {:.1} µs, system {:.1} µs; \
+         journal syncs {}, file writes {}",
+        ops as f64 / elapsed,
+        (u1 - u0) / ops as f64 * 1e6,
+        (s1 - s0) / ops as f64 * 1e6,
+        stats.syncs - stats0.syncs,
+        stats.file_writes - stats0.file_writes,
     );
 }
 

@@ -11,7 +11,7 @@ use maestro_domain::{DomainError, DomainResult};
 
 use super::{Ctx, by_creation, read, settle, unwrap_arc, write};
 use crate::layout::check_id;
-use crate::writer::Op;
+use crate::op::Op;
 
 /// [`MailRepository`] on `mail/<mailId>.json`.
 pub struct FsMailRepository {

@@ -2,7 +2,8 @@
 //!
 //! Every mutation follows the same steps: take the map's write lock, change the entity,
 //! submit the new file state to the writer (still under the lock, which orders the
-//! submissions of one file), release the lock, then await the write's [`Ticket`]. Reads only
+//! submissions of one file), release the lock, then await the write's [`Ticket`] (the change
+//! is then in the journal, and normally in its file too; see module `writer`). Reads only
 //! take the read lock and never touch the disk. Lists sort references under the read lock and
 //! clone each returned entity once.
 //!

@@ -9,7 +9,7 @@ use maestro_domain::ports::ModalStore;
 
 use super::{Ctx, settle};
 use crate::layout::check_id;
-use crate::writer::Op;
+use crate::op::Op;
 
 /// [`ModalStore`] writing `modals/<modalId>.html` atomically.
 pub struct FsModalStore {
@@ -24,7 +24,8 @@ impl FsModalStore {
 
 #[async_trait]
 impl ModalStore for FsModalStore {
-    /// Writes the HTML durably and returns the file's absolute path.
+    /// Writes the HTML durably and returns the file's absolute path; the file exists when this
+    /// returns, even under write-behind.
     async fn save(&self, modal_id: &str, html: &str) -> DomainResult<String> {
         check_id("modalId", modal_id)?;
         let path = self.ctx.layout.modal(modal_id);

@@ -11,7 +11,7 @@ use maestro_domain::ports::OrderingRepository;
 
 use super::{Ctx, read, settle, unwrap_arc, write};
 use crate::layout::check_id;
-use crate::writer::Op;
+use crate::op::Op;
 
 type Key = (String, OrderingEntityType);
 

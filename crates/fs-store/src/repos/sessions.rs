@@ -13,7 +13,7 @@ use maestro_domain::{DomainError, DomainResult};
 
 use super::{Ctx, by_creation, read, settle, settle_opt, unwrap_arc, write};
 use crate::layout::check_id;
-use crate::writer::Op;
+use crate::op::Op;
 
 /// [`SessionRepository`] on `sessions/<id>.json`.
 pub struct FsSessionRepository {

@@ -2,7 +2,8 @@
 //!
 //! A task loaded from a legacy root-level `tasks/<taskId>.json` (or any other non-canonical
 //! path) carries that path as its *stray*: the next write goes to the project subdirectory
-//! and the stray is removed once the new file is durable (ref §6.2). Deleting such a task
+//! and the stray is removed right after the new file is written; its removal is journaled
+//! with the new content, so a crash in between repeats both (ref §6.2). Deleting such a task
 //! removes both files.
 
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ use maestro_domain::{DomainError, DomainResult};
 use super::{Ctx, by_creation, read, settle, settle_opt, unwrap_arc, write};
 use crate::layout::check_id;
 use crate::load::TaskEntry;
-use crate::writer::{Op, Ticket, live_stray};
+use crate::op::{Op, live_stray};
+use crate::writer::Ticket;
 
 /// [`TaskRepository`] on `tasks/<projectId>/<taskId>.json`.
 pub struct FsTaskRepository {

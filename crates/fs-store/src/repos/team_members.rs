@@ -13,7 +13,7 @@ use maestro_domain::{DomainError, DomainResult};
 
 use super::{Ctx, read, settle, unwrap_arc, write};
 use crate::layout::check_id;
-use crate::writer::Op;
+use crate::op::Op;
 
 type Key = (String, String);
 

@@ -1,0 +1,108 @@
+//! What a repository asks the writer to do with one file: [`Op`], and the superseded copy of
+//! a file ([`Stray`]) whose removal rides along.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use crate::durable::remove_file;
+
+/// Produces the bytes of a file; run on the committer, off every repository lock.
+pub(crate) type Render = Box<dyn FnOnce() -> serde_json::Result<Vec<u8>> + Send>;
+
+/// Pretty JSON with 2-space indentation and no trailing newline (`JSON.stringify(x, null, 2)`).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec_pretty(value)
+}
+
+/// An older copy of an entity's file at a non-canonical path (a legacy root-level task file,
+/// or a file whose directory disagrees with its content). Its removal is journaled with the
+/// first write of the canonical file and done right after that file is written.
+#[derive(Debug)]
+pub(crate) struct Stray {
+    path: PathBuf,
+    removed: AtomicBool,
+}
+
+impl Stray {
+    pub(crate) fn new(path: PathBuf) -> Arc<Self> {
+        Arc::new(Self {
+            path,
+            removed: AtomicBool::new(false),
+        })
+    }
+
+    /// True once the stray file is gone.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Unlinks the file (not durably: the journal record asking for it is replayed after a
+    /// crash, and the next checkpoint syncs the directory).
+    pub(crate) fn remove(&self) -> std::io::Result<()> {
+        if !self.is_removed() {
+            remove_file(&self.path)?;
+            self.removed.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
+/// The stray of an entity, if it still has to be removed.
+pub(crate) fn live_stray(stray: &Option<Arc<Stray>>) -> Option<Arc<Stray>> {
+    stray.as_ref().filter(|s| !s.is_removed()).cloned()
+}
+
+/// What to do with a file.
+pub(crate) enum Op {
+    /// Replace the file's content, then remove the stray (if any).
+    Write {
+        /// The new content.
+        render: Render,
+        /// Superseded copy to remove once the new content is durable.
+        then_remove: Option<Arc<Stray>>,
+        /// Acknowledge only once the file itself is written, even under write-behind.
+        visible: bool,
+    },
+    /// Remove the file (and the stray, if any).
+    Delete {
+        /// Superseded copy to remove as well.
+        also: Option<Arc<Stray>>,
+    },
+}
+
+impl Op {
+    /// Writes `value` as pretty JSON.
+    pub(crate) fn json<T: Serialize + Send + Sync + 'static>(
+        value: Arc<T>,
+        then_remove: Option<Arc<Stray>>,
+    ) -> Self {
+        Op::Write {
+            render: Box::new(move || to_json(&*value)),
+            then_remove,
+            visible: false,
+        }
+    }
+
+    /// Writes raw bytes; acknowledged only once the file holds them.
+    pub(crate) fn bytes(bytes: Vec<u8>) -> Self {
+        Op::Write {
+            render: Box::new(move || Ok(bytes)),
+            then_remove: None,
+            visible: true,
+        }
+    }
+
+    pub(crate) fn stray_mut(&mut self) -> &mut Option<Arc<Stray>> {
+        match self {
+            Op::Write { then_remove, .. } => then_remove,
+            Op::Delete { also } => also,
+        }
+    }
+}
