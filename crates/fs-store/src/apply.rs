@@ -4,13 +4,15 @@
 //! replaces files atomically (temp file + rename) **without `fsync`**. Per file there is at
 //! most one write in flight; changes arriving meanwhile collapse into one *pending* change
 //! holding the newest state, and every waiter of a collapsed change is answered by the write
-//! that carries the newest one. Files are written by one blocking task at a time, in the order
-//! they became ready: parallel writers in one directory mostly contend for its lock, and one
-//! writer outpaces the rate below which changes wait for their file (see `writer`).
+//! that carries the newest one. Files are written by one blocking task at a time, changes
+//! someone waits for first, then in the order they became due: parallel writers in one
+//! directory mostly contend for its lock, and one writer outpaces the rate below which changes
+//! wait for their file (see `writer`).
 //!
 //! Each change has a due time. A change someone waits for is due at once. Under write-behind
 //! (see `writer`) a change is acknowledged at its journal sync and due only after a delay, so
-//! the many updates of a busy file collapse into one write. A checkpoint expedites everything
+//! the many updates of a busy file collapse into one write; a timer wake-up writes everything
+//! due within the next 100 ms. A checkpoint expedites everything
 //! up to its boundary ([`Applier::expedite`]) and waits for it ([`Applier::wait_applied`]).
 //!
 //! The applier remembers which files and directories it touched since the last checkpoint,
@@ -22,12 +24,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::durable::{lock, remove_file, replace_file};
+
+/// A timer wake-up writes every delayed change due within this much after the first one, so
+/// deferred writes cost a few wake-ups per second rather than one per file.
+const TIMER_SLACK: Duration = Duration::from_millis(100);
 use crate::error::FsStoreError;
 use crate::op::Stray;
 use crate::writer::Done;
@@ -67,7 +73,11 @@ struct Pending {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Queued {
     No,
+    /// In `ready`.
     Ready,
+    /// In `urgent` (someone waits for it; it may also still be in `ready`).
+    Urgent,
+    /// In `delayed`.
     Delayed,
 }
 
@@ -85,6 +95,9 @@ struct State {
     files: HashMap<PathBuf, Slot>,
     /// Oldest unwritten submission number of every slot → its path.
     unapplied: BTreeMap<u64, PathBuf>,
+    /// Due changes someone waits for; written before `ready`.
+    urgent: VecDeque<PathBuf>,
+    /// Due changes nobody waits for (write-behind).
     ready: VecDeque<PathBuf>,
     /// Not yet due, in due order (entries of slots no longer `Delayed` are skipped).
     delayed: VecDeque<(Instant, PathBuf)>,
@@ -225,7 +238,8 @@ impl Applier {
 
     /// Starts the worker if there is ready work and it is not running.
     fn start_worker(self: &Arc<Self>, st: &mut State) {
-        if !st.working && !st.ready.is_empty() {
+        let idle = st.urgent.is_empty() && st.ready.is_empty();
+        if !st.working && !idle {
             st.working = true;
             let me = Arc::clone(self);
             self.handle.spawn_blocking(move || me.work());
@@ -249,7 +263,7 @@ impl Applier {
             if st.timer == Some(due) {
                 st.timer = None;
             }
-            promote(st, Instant::now());
+            promote(st, Instant::now() + TIMER_SLACK);
             me.start_worker(st);
             me.arm_timer(st);
         });
@@ -347,7 +361,12 @@ fn schedule(st: &mut State, path: &Path, now: Instant) {
     let Some(p) = &slot.pending else {
         return;
     };
-    if p.due <= now || p.first_gsn <= force {
+    if !p.dones.is_empty() {
+        if slot.queued != Queued::Urgent {
+            slot.queued = Queued::Urgent;
+            st.urgent.push_back(path.to_path_buf());
+        }
+    } else if p.due <= now || p.first_gsn <= force {
         if slot.queued != Queued::Ready {
             slot.queued = Queued::Ready;
             st.ready.push_back(path.to_path_buf());
@@ -376,13 +395,13 @@ fn promote(st: &mut State, now: Instant) {
     }
 }
 
-/// Takes the next ready file's pending change and marks it in flight.
+/// Takes the next due file's pending change (urgent ones first) and marks it in flight.
 fn next_ready(st: &mut State) -> Option<(PathBuf, Pending)> {
-    while let Some(path) = st.ready.pop_front() {
+    while let Some(path) = st.urgent.pop_front().or_else(|| st.ready.pop_front()) {
         let Some(slot) = st.files.get_mut(&path) else {
             continue;
         };
-        if slot.queued != Queued::Ready || slot.in_flight {
+        if !matches!(slot.queued, Queued::Ready | Queued::Urgent) || slot.in_flight {
             continue;
         }
         slot.queued = Queued::No;
@@ -429,5 +448,42 @@ fn execute(
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn awaited_writes_overtake_the_write_behind_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let applier = Applier::new(Handle::current());
+        let now = Instant::now();
+        let item = |gsn: u64, name: &str, dones: Vec<Done>| Item {
+            gsn,
+            path: dir.path().join(name),
+            action: Action::Write(name.as_bytes().to_vec()),
+            stray: None,
+            acked: dones.is_empty(),
+            dones,
+            due: now,
+        };
+        let mut items: Vec<Item> = (1..=300)
+            .map(|i| item(i, &format!("f{i}.json"), Vec::new()))
+            .collect();
+        let (tx, mut rx) = watch::channel(None);
+        items.push(item(301, "urgent.json", vec![Done::new(tx)]));
+        applier.enqueue(items);
+        rx.wait_for(Option::is_some).await.unwrap();
+        let written = applier.writes.load(Ordering::Relaxed);
+        assert!(written < 10, "{written} backlog writes went first");
+        assert!(dir.path().join("urgent.json").is_file());
+        applier.wait_applied(301).await;
+        assert_eq!(applier.writes.load(Ordering::Relaxed), 301);
+        let (files, dirs) = applier.take_unsynced();
+        assert_eq!((files.len(), dirs.len()), (301, 1));
+        assert!(applier.lost().is_none());
     }
 }

@@ -46,12 +46,18 @@ const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
 /// The window over which the rate of changes is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
 
-type Outcome = Option<Result<(), Arc<FsStoreError>>>;
+/// A change's result, once settled.
+pub(crate) type Outcome = Option<Result<(), Arc<FsStoreError>>>;
 
 /// The sending side of a [`Ticket`].
 pub(crate) struct Done(watch::Sender<Outcome>);
 
 impl Done {
+    #[cfg(test)]
+    pub(crate) fn new(tx: watch::Sender<Outcome>) -> Self {
+        Self(tx)
+    }
+
     pub(crate) fn resolve(self, outcome: Result<(), Arc<FsStoreError>>) {
         self.0.send_replace(Some(outcome));
     }
