@@ -231,6 +231,12 @@ impl Applier {
         st.unsynced_dirs.extend(dirs);
     }
 
+    /// True while some acknowledged changes still wait for their file write (write-behind).
+    pub(crate) fn behind(&self) -> bool {
+        let st = lock(&self.state);
+        !(st.delayed.is_empty() && st.ready.is_empty())
+    }
+
     /// The error of an acknowledged change that is in no file, if any.
     pub(crate) fn lost(&self) -> Option<Arc<FsStoreError>> {
         lock(&self.state).lost.values().next().cloned()

@@ -45,7 +45,11 @@
 //! - *After the `fdatasync`, before or during the file writes*: the files are old (or some
 //!   new, renames are atomic); the replay writes the journaled state.
 //! - *During a checkpoint*: the segments still exist until every file they cover is durable;
-//!   the replay rewrites the same states, which is idempotent.
+//!   the replay rewrites the same states, which is idempotent. A file replaced by a newer
+//!   change while the checkpoint syncs it may be synced in its newer state only; that change's
+//!   record is in a newer segment, which the checkpoint keeps.
+//! - *Around a superseded copy (`Stray`)*: it is removed only after the record asking for it is
+//!   durable, so a crash can never leave neither the old nor the new file.
 //! - *After a failed append*: the segment is sealed as it is and a new one is started; its
 //!   valid prefix still counts, the failed batch was reported to its writers.
 

@@ -71,8 +71,8 @@ pub struct FsStoreOptions {
     /// every file written since the last one) and a longer replay after a crash.
     pub checkpoint_bytes: u64,
     /// Under write-behind, how long a file may lag behind its acknowledged state (default
-    /// 2 s). Changes to one file within it cost one file write, so under a steady load the
-    /// files cost at most one write per busy file per delay.
+    /// 5 s, plus up to 100 ms). Changes to one file within it cost one file write, so under a
+    /// steady load the files cost at most one write per busy file per delay.
     pub write_behind_delay: Duration,
     /// Journaled changes per second from which the store switches to write-behind for the
     /// next second (default 1,000; measured over 100 ms windows). `0` always defers file
@@ -84,7 +84,7 @@ impl Default for FsStoreOptions {
     fn default() -> Self {
         Self {
             checkpoint_bytes: 64 << 20,
-            write_behind_delay: Duration::from_secs(2),
+            write_behind_delay: Duration::from_secs(5),
             write_behind_rate: 1_000,
         }
     }

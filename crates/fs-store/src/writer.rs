@@ -15,8 +15,8 @@
 //! - normally after the journal sync **and** the file write, so a process reading the data
 //!   directory right after an acknowledgement (the `maestro` CLI, tests) sees the change;
 //! - under **write-behind** — entered when the journal takes at least `write_behind_rate`
-//!   changes per second (measured over 100 ms windows) and left one second after the last
-//!   such window — right after the journal sync; the file follows within `write_behind_delay`,
+//!   changes per second (measured over 100 ms windows), left one second after the last such
+//!   window once no deferred file write is pending — right after the journal sync; the file follows within `write_behind_delay`,
 //!   collapsing the updates of busy files, and [`Writer::flush`] brings every file up to date.
 //!   A change that must be visible as a file at once (modal HTML, whose path is returned)
 //!   always waits for its file.
@@ -365,7 +365,9 @@ impl Writer {
         self.records
             .fetch_add(staged.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
-        let behind = c.write_behind(staged.len(), self.options.write_behind_rate, now);
+        // While files are behind anyway, new changes do not wait for theirs either.
+        let behind = c.write_behind(staged.len(), self.options.write_behind_rate, now)
+            || self.applier.behind();
         let mut acked = Vec::new();
         let items = staged
             .into_iter()

@@ -194,8 +194,8 @@ fn cpu_seconds() -> (f64, f64) {
 }
 
 /// The store's share of the server bench's PATCH workload: 16 writers updating random tasks
-/// out of 2,000 for 3 s (`MAESTRO_WRITE_SECS` overrides; `MAESTRO_WRITE_BEHIND_MS` sets the
-/// write-behind delay); prints updates/s and CPU per update.
+/// out of 2,000 for 3 s (`MAESTRO_WRITE_SECS` overrides; `MAESTRO_WRITE_BEHIND_MS` and
+/// `MAESTRO_CHECKPOINT_MIB` set the options); prints updates/s and CPU per update.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run with --ignored --nocapture (ideally --release)"]
 async fn random_updates_cpu() {
@@ -203,6 +203,9 @@ async fn random_updates_cpu() {
     let mut options = FsStoreOptions::default();
     if let Ok(ms) = std::env::var("MAESTRO_WRITE_BEHIND_MS") {
         options.write_behind_delay = Duration::from_millis(ms.parse().unwrap());
+    }
+    if let Ok(mib) = std::env::var("MAESTRO_CHECKPOINT_MIB") {
+        options.checkpoint_bytes = mib.parse::<u64>().unwrap() << 20;
     }
     let store = FsStore::open_with(dir.path(), options).await.unwrap();
     let n = 2_000;
@@ -254,12 +257,13 @@ async fn random_updates_cpu() {
     let stats = store.journal_stats();
     println!(
         "{ops} updates in {elapsed:.2} s ({:.0}/s); CPU per update: user {:.1} µs, system {:.1} µs; \
-         journal syncs {}, file writes {}",
+         journal syncs {}, file writes {}, checkpoints {}",
         ops as f64 / elapsed,
         (u1 - u0) / ops as f64 * 1e6,
         (s1 - s0) / ops as f64 * 1e6,
         stats.syncs - stats0.syncs,
         stats.file_writes - stats0.file_writes,
+        stats.checkpoints - stats0.checkpoints,
     );
 }
 
