@@ -233,3 +233,21 @@ impl<T: serde::Serialize> axum::response::IntoResponse for JsonList<T> {
         }
     }
 }
+
+/// `value` as an array of strings; `None` if it is absent, not an array, or holds anything
+/// but strings (the lenient checks of ref §4, which report their own messages).
+pub fn string_array(value: Option<&Value>) -> Option<Vec<String>> {
+    value?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// A required non-empty string field; `message` is the reference's error text
+/// (e.g. `message is required`).
+pub fn required(value: Option<String>, message: &str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::validation(message))
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, PathParams};
+use crate::extract::{Id, JsonBody, PathParams, string_array};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new().route(
@@ -51,16 +51,7 @@ async fn save(
     JsonBody(b): JsonBody<SaveBody>,
 ) -> ApiResult<Json<Ordering>> {
     let kind = entity_type(&kind)?;
-    let ids: Option<Vec<String>> = b
-        .ordered_ids
-        .as_ref()
-        .and_then(Value::as_array)
-        .and_then(|a| {
-            a.iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-        });
-    let ids = ids.ok_or_else(|| {
+    let ids = string_array(b.ordered_ids.as_ref()).ok_or_else(|| {
         ApiError::invalid(
             "orderedIds must be an array",
             vec![maestro_domain::FieldError::new(

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap};
+use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap, required};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -48,11 +48,6 @@ pub(super) fn routes() -> Router<ApiState> {
         )
         .route("/api/sessions/{id}/prompt", post(prompt))
         .route("/api/sessions/{id}/mail", get(read_mail).post(send_mail))
-}
-
-fn required(v: Option<String>, message: &str) -> ApiResult<String> {
-    v.filter(|x| !x.is_empty())
-        .ok_or_else(|| ApiError::validation(message))
 }
 
 async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<JsonList<Session>> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, string_array};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new().route("/api/sessions/spawn", post(spawn))
@@ -28,11 +28,7 @@ fn spawn_request(body: &Value) -> SpawnRequest {
                 .collect::<Vec<_>>()
         })
     };
-    let task_ids = body.get("taskIds").and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-    });
+    let task_ids = string_array(body.get("taskIds"));
     SpawnRequest {
         project_id: str_of("projectId"),
         task_ids,

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use super::deleted;
 use crate::ApiState;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap};
+use crate::error::ApiResult;
+use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap, required};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -164,14 +164,8 @@ async fn timeline(
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<TimelineBody>,
 ) -> ApiResult<Json<Value>> {
-    let message = b
-        .message
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::validation("message is required"))?;
-    let session_id = b
-        .session_id
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::validation("sessionId is required"))?;
+    let message = required(b.message, "message is required")?;
+    let session_id = required(b.session_id, "sessionId is required")?;
     let kind = b.kind.unwrap_or(TimelineEventType::Progress);
     s.app
         .tasks
@@ -204,13 +198,9 @@ async fn add_doc(
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<DocBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let required = |v: Option<String>, what: &str| {
-        v.filter(|x| !x.is_empty())
-            .ok_or_else(|| ApiError::validation(format!("{what} is required")))
-    };
-    let title = required(b.title, "title")?;
-    let file_path = required(b.file_path, "filePath")?;
-    let session_id = required(b.session_id, "sessionId")?;
+    let title = required(b.title, "title is required")?;
+    let file_path = required(b.file_path, "filePath is required")?;
+    let session_id = required(b.session_id, "sessionId is required")?;
     let session = s
         .app
         .tasks

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, PathParams, QueryMap};
+use crate::extract::{Id, JsonBody, PathParams, QueryMap, string_array};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -209,20 +209,17 @@ async fn memory(
     JsonBody(b): JsonBody<MemoryBody>,
 ) -> ApiResult<Json<TeamMember>> {
     let project = body_project(b.project_id)?;
-    let entries: Option<Vec<String>> = b.entries.as_ref().and_then(Value::as_array).and_then(|a| {
-        a.iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-    });
-    let entries = entries.filter(|e| !e.is_empty()).ok_or_else(|| {
-        ApiError::invalid(
-            "entries (string array) is required in request body",
-            vec![maestro_domain::FieldError::new(
-                "entries",
-                "non-empty array of strings",
-            )],
-        )
-    })?;
+    let entries = string_array(b.entries.as_ref())
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "entries (string array) is required in request body",
+                vec![maestro_domain::FieldError::new(
+                    "entries",
+                    "non-empty array of strings",
+                )],
+            )
+        })?;
     Ok(Json(
         s.app
             .team_members
