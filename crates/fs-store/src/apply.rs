@@ -483,8 +483,11 @@ mod tests {
         items.push(item(301, "urgent.json", vec![Done::new(tx)]));
         applier.enqueue(items);
         rx.wait_for(Option::is_some).await.unwrap();
+        // In FIFO order the urgent file would be the 301st write. The worker keeps writing
+        // the backlog while this task wakes up, so on a loaded machine a few dozen more may
+        // be counted by now; half the backlog is a safe bound that still tells the two apart.
         let written = applier.writes.load(Ordering::Relaxed);
-        assert!(written < 10, "{written} backlog writes went first");
+        assert!(written < 150, "{written} backlog writes went first");
         assert!(dir.path().join("urgent.json").is_file());
         applier.wait_applied(301).await;
         assert_eq!(applier.writes.load(Ordering::Relaxed), 301);
