@@ -263,6 +263,24 @@ impl Session {
         self.last_activity = now;
     }
 
+    /// Appends a raw event and bumps `last_activity` (ref §2 `addEvent`).
+    pub fn push_event(&mut self, event: SessionEvent, now: i64) {
+        self.events.push(event);
+        self.last_activity = now;
+    }
+
+    /// Appends a timeline entry and bumps `last_activity` (ref §2 `addTimelineEvent`).
+    pub fn push_timeline(&mut self, event: TimelineEvent, now: i64) {
+        self.timeline.push(event);
+        self.last_activity = now;
+    }
+
+    /// Appends a doc and bumps `last_activity` (ref §2 `addDoc`).
+    pub fn push_doc(&mut self, doc: DocEntry, now: i64) {
+        self.docs.push(doc);
+        self.last_activity = now;
+    }
+
     /// True if `needsInput.active`.
     pub fn needs_input_active(&self) -> bool {
         self.needs_input.as_ref().is_some_and(|n| n.active)

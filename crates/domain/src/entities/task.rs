@@ -178,6 +178,15 @@ impl Task {
         self.updated_at = now;
     }
 
+    /// Sets `taskSessionStatuses[session_id] = status` (ref §2 per-session merge) and bumps
+    /// `updated_at`.
+    pub fn set_session_status(&mut self, session_id: &str, status: TaskSessionStatus, now: i64) {
+        self.task_session_statuses
+            .get_or_insert_with(BTreeMap::new)
+            .insert(session_id.to_owned(), status);
+        self.updated_at = now;
+    }
+
     /// The per-session status of `session_id`, if any.
     pub fn session_status(&self, session_id: &str) -> Option<TaskSessionStatus> {
         self.task_session_statuses

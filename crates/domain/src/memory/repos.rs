@@ -119,10 +119,7 @@ impl TaskRepository for MemoryTaskRepository {
         now: i64,
     ) -> DomainResult<Task> {
         self.with(id, |t| {
-            t.task_session_statuses
-                .get_or_insert_with(Default::default)
-                .insert(session_id.to_owned(), status);
-            t.updated_at = now;
+            t.set_session_status(session_id, status, now);
             t.clone()
         })
     }
@@ -212,8 +209,7 @@ impl SessionRepository for MemorySessionRepository {
     }
     async fn add_event(&self, id: &str, event: SessionEvent, now: i64) -> DomainResult<Session> {
         self.with(id, |s| {
-            s.events.push(event);
-            s.last_activity = now;
+            s.push_event(event, now);
             s.clone()
         })
     }
@@ -224,15 +220,13 @@ impl SessionRepository for MemorySessionRepository {
         now: i64,
     ) -> DomainResult<Session> {
         self.with(id, |s| {
-            s.timeline.push(event);
-            s.last_activity = now;
+            s.push_timeline(event, now);
             s.clone()
         })
     }
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session> {
         self.with(id, |s| {
-            s.docs.push(doc);
-            s.last_activity = now;
+            s.push_doc(doc, now);
             s.clone()
         })
     }

@@ -114,8 +114,7 @@ impl SessionRepository for FsSessionRepository {
     async fn add_event(&self, id: &str, event: SessionEvent, now: i64) -> DomainResult<Session> {
         let (s, ()) = self
             .mutate(id, |s| {
-                s.events.push(event);
-                s.last_activity = now;
+                s.push_event(event, now);
                 (true, ())
             })
             .await?;
@@ -130,8 +129,7 @@ impl SessionRepository for FsSessionRepository {
     ) -> DomainResult<Session> {
         let (s, ()) = self
             .mutate(id, |s| {
-                s.timeline.push(event);
-                s.last_activity = now;
+                s.push_timeline(event, now);
                 (true, ())
             })
             .await?;
@@ -141,8 +139,7 @@ impl SessionRepository for FsSessionRepository {
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session> {
         let (s, ()) = self
             .mutate(id, |s| {
-                s.docs.push(doc);
-                s.last_activity = now;
+                s.push_doc(doc, now);
                 (true, ())
             })
             .await?;

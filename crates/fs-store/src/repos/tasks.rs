@@ -152,10 +152,7 @@ impl TaskRepository for FsTaskRepository {
     ) -> DomainResult<Task> {
         let (task, ()) = self
             .mutate(id, |t| {
-                t.task_session_statuses
-                    .get_or_insert_with(Default::default)
-                    .insert(session_id.to_owned(), status);
-                t.updated_at = now;
+                t.set_session_status(session_id, status, now);
                 (Change::Written, ())
             })
             .await?;
