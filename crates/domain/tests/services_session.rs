@@ -7,10 +7,11 @@ mod support;
 use std::collections::BTreeMap;
 
 use maestro_domain::entities::{
-    NeedsInput, PromptMode, SessionFilter, SessionPatch, SessionStatus, Task, TaskPatch,
-    TaskSessionStatus, TimelineEventType,
+    NeedsInput, PromptMode, SessionEvent, SessionFilter, SessionPatch, SessionStatus, Task,
+    TaskPatch, TaskSessionStatus, TimelineEvent, TimelineEventType,
 };
 use maestro_domain::events::names as ev;
+use maestro_domain::ids::Clock;
 use maestro_domain::services::{CreateSession, ModalInput, PromptInput, UpdateTask};
 use serde_json::json;
 use support::*;
@@ -1155,4 +1156,52 @@ async fn reads_enrich_snapshots_from_metadata() {
         .unwrap();
     assert_eq!(listed[0], m);
     assert_eq!(listed[1], s);
+}
+
+#[tokio::test]
+async fn patch_items_without_id_or_timestamp_get_them() {
+    let h = harness();
+    let p = h.project("p").await;
+    let s = h.session(&p, &[]).await;
+    h.clock.advance(7);
+    let now = h.clock.now_ms();
+    let kept = TimelineEvent {
+        id: "evt-5".into(),
+        kind: TimelineEventType::NeedsInput.into(),
+        timestamp: 5,
+        message: None,
+        task_id: None,
+        metadata: None,
+    };
+    let bare = TimelineEvent {
+        id: String::new(),
+        timestamp: 0,
+        ..kept.clone()
+    };
+    let event = SessionEvent {
+        id: String::new(),
+        timestamp: 0,
+        kind: "file_modified".into(),
+        data: None,
+    };
+    let s = h
+        .app
+        .sessions
+        .update(
+            &s.id,
+            SessionPatch {
+                timeline: vec![kept.clone(), bare],
+                events: vec![event],
+                ..SessionPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let n = s.timeline.len();
+    assert_eq!(s.timeline[n - 2], kept, "given ids and timestamps are kept");
+    let filled = &s.timeline[n - 1];
+    assert!(filled.id.starts_with("evt_"), "{}", filled.id);
+    assert_eq!(filled.timestamp, now);
+    assert!(s.events[0].id.starts_with("evt_"));
+    assert_eq!(s.events[0].timestamp, now);
 }

@@ -180,9 +180,10 @@ pub struct SessionPatch {
     pub agent_id: Option<String>,
     /// Merged into `env`.
     pub env: Option<BTreeMap<String, String>>,
-    /// Appended.
+    /// Appended; the service gives an empty `id` a generated one and a `timestamp` of 0 the
+    /// current time.
     pub events: Vec<SessionEvent>,
-    /// Appended.
+    /// Appended; ids and timestamps filled in as for `events`.
     pub timeline: Vec<TimelineEvent>,
     /// Replaced wholesale.
     pub needs_input: Option<NeedsInput>,

@@ -244,6 +244,15 @@ impl SessionService {
     /// `NotFound`.
     pub async fn update(&self, id: &str, mut patch: SessionPatch) -> DomainResult<Session> {
         let old = self.get_raw(id).await?;
+        // Appended items come as the client sent them; give those without an id or a
+        // timestamp (empty / 0) an `evt_…` id and the current time.
+        let now = self.ctx.now();
+        for e in &mut patch.events {
+            self.fill(&mut e.id, &mut e.timestamp, now);
+        }
+        for t in &mut patch.timeline {
+            self.fill(&mut t.id, &mut t.timestamp, now);
+        }
         if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed {
             patch.status = None;
             if patch.is_empty() {
@@ -286,6 +295,15 @@ impl SessionService {
             self.emit_needs_input(&session, message).await;
         }
         Ok(session)
+    }
+
+    fn fill(&self, id: &mut String, timestamp: &mut i64, now: i64) {
+        if id.is_empty() {
+            *id = self.ctx.id("evt");
+        }
+        if *timestamp == 0 {
+            *timestamp = now;
+        }
     }
 
     /// Best-effort (ref §3.3.2): errors are logged, not returned.

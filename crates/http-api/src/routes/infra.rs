@@ -8,6 +8,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use maestro_domain::ids::{Clock, SystemClock};
+
 use crate::ApiState;
 
 pub(super) fn routes() -> Router<ApiState> {
@@ -17,11 +19,8 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/ws-status", get(ws_status))
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+pub(super) fn now_ms() -> i64 {
+    SystemClock.now_ms()
 }
 
 /// Liveness: `{status:'ok', timestamp: ms, uptime: seconds (float)}`.

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::routing::get;
 use maestro_domain::entities::{Session, SessionFilter};
 
-use super::sessions::now_ms;
+use super::infra::now_ms;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, PathParams, QueryMap};

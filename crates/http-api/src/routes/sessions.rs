@@ -175,28 +175,12 @@ struct UpdateBody {
     needs_input: Option<NeedsInput>,
 }
 
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn fill_id(id: Option<String>, ts: i64) -> String {
-    id.filter(|i| !i.is_empty()).unwrap_or_else(|| {
-        format!(
-            "evt_{ts}_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..9]
-        )
-    })
-}
-
 async fn update(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<UpdateBody>,
 ) -> ApiResult<Json<Session>> {
-    let now = now_ms();
+    // Missing ids and timestamps stay empty / 0: the service fills them in.
     let patch = SessionPatch {
         task_ids: b.task_ids,
         status: b.status,
@@ -206,30 +190,24 @@ async fn update(
             .events
             .unwrap_or_default()
             .into_iter()
-            .map(|e| {
-                let ts = e.timestamp.unwrap_or(now);
-                SessionEvent {
-                    id: fill_id(e.id, ts),
-                    timestamp: ts,
-                    kind: e.kind,
-                    data: e.data,
-                }
+            .map(|e| SessionEvent {
+                id: e.id.unwrap_or_default(),
+                timestamp: e.timestamp.unwrap_or(0),
+                kind: e.kind,
+                data: e.data,
             })
             .collect(),
         timeline: b
             .timeline
             .unwrap_or_default()
             .into_iter()
-            .map(|t| {
-                let ts = t.timestamp.unwrap_or(now);
-                TimelineEvent {
-                    id: fill_id(t.id, ts),
-                    kind: t.kind.into(),
-                    timestamp: ts,
-                    message: t.message,
-                    task_id: t.task_id,
-                    metadata: t.metadata,
-                }
+            .map(|t| TimelineEvent {
+                id: t.id.unwrap_or_default(),
+                kind: t.kind.into(),
+                timestamp: t.timestamp.unwrap_or(0),
+                message: t.message,
+                task_id: t.task_id,
+                metadata: t.metadata,
             })
             .collect(),
         needs_input: b.needs_input,
