@@ -249,15 +249,17 @@ impl MailService {
         if !found.is_empty() {
             return Ok(found);
         }
-        let lagged_before = sub.lagged();
+        let mut lagged_seen = sub.lagged();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let ev = match tokio::time::timeout_at(deadline, sub.recv()).await {
                 Err(_) | Ok(None) => return Ok(Vec::new()),
                 Ok(Some(ev)) => ev,
             };
-            if sub.lagged() != lagged_before {
-                // Events were dropped while we were behind: the inbox is the truth.
+            if sub.lagged() != lagged_seen {
+                // Events were dropped while we were behind: the inbox is the truth. Re-read it
+                // once per lag, not on every later event.
+                lagged_seen = sub.lagged();
                 let found = self.inbox(session_id, project_id, &filter).await?;
                 if !found.is_empty() {
                     return Ok(found);
