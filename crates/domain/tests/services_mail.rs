@@ -12,6 +12,7 @@ use maestro_domain::entities::{
     MailFilter, MailMessage, MailPriority, MailScope, MailType, Project, Session, SessionPatch,
     SessionStatus, TeamMemberSnapshot,
 };
+use maestro_domain::events::EventBus;
 use maestro_domain::events::names as ev;
 use maestro_domain::services::{CreateSession, SendMail, SessionMailInput};
 use serde_json::json;
@@ -927,4 +928,34 @@ async fn wait_never_misses_a_concurrent_send_parallel() {
             .unwrap();
         assert_eq!(got, vec![sent], "iteration {i}: wait missed the mail");
     }
+}
+
+/// A wait that falls more than the bus capacity (4,096) behind loses the `mail:received`
+/// event itself; it must then find the mail in the inbox instead of waiting it out.
+#[tokio::test(start_paused = true)]
+async fn wait_that_lags_behind_the_bus_still_finds_the_mail() {
+    let h = Arc::new(harness());
+    let waiter = {
+        let h = h.clone();
+        tokio::spawn(async move { h.app.mail.wait("me", "p", None, None).await })
+    };
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!waiter.is_finished());
+    // No await point yields to the waiter in between: the mail's event is pushed out by the
+    // noise before the waiter reads anything.
+    let sent = one(&h, mail("p", "a", Some("me"), "buried")).await;
+    for n in 0..5_000 {
+        h.bus
+            .emit(maestro_domain::events::NewEvent::new(
+                "task:updated",
+                "p",
+                json!({ "n": n }),
+            ))
+            .await
+            .unwrap();
+    }
+    let got = waiter.await.unwrap().unwrap();
+    assert_eq!(got, vec![sent]);
 }
