@@ -152,7 +152,8 @@ pub(crate) struct Writer {
     checkpoint_scheduled: AtomicBool,
     records: AtomicU64,
     syncs: AtomicU64,
-    checkpoints: AtomicU64,
+    /// Completed checkpoints; a `watch` so waiters (tests, shutdown) need not poll.
+    checkpoints: watch::Sender<u64>,
 }
 
 struct Staged {
@@ -182,7 +183,7 @@ impl Writer {
             checkpoint_scheduled: AtomicBool::new(false),
             records: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
-            checkpoints: AtomicU64::new(0),
+            checkpoints: watch::Sender::new(0),
         })
     }
 
@@ -227,11 +228,18 @@ impl Writer {
     }
 
     /// Counters since the store was opened.
+    /// Resolves once at least `n` checkpoints have completed.
+    #[cfg(test)]
+    pub(crate) async fn checkpointed(&self, n: u64) {
+        let mut rx = self.checkpoints.subscribe();
+        let _ = rx.wait_for(|c| *c >= n).await;
+    }
+
     pub(crate) fn stats(&self) -> JournalStats {
         JournalStats {
             records: self.records.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
-            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            checkpoints: *self.checkpoints.borrow(),
             file_writes: self.applier.writes.load(Ordering::Relaxed),
         }
     }
@@ -281,7 +289,7 @@ impl Writer {
             lock(&self.committer).journal.restore(left);
             return Err(FsStoreError::io("delete journal segment", path, e));
         }
-        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.checkpoints.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -219,11 +219,9 @@ async fn a_full_segment_triggers_a_checkpoint() {
             .unwrap();
     }
     // Each checkpoint wrote the deferred files and deleted the sealed segments.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while w.stats().checkpoints == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(w.stats().checkpoints >= 1);
+    tokio::time::timeout(Duration::from_secs(10), w.checkpointed(1))
+        .await
+        .expect("a size-triggered checkpoint within 10 s");
     w.flush().await.unwrap();
     for i in 7..10 {
         let got = std::fs::read_to_string(dir.path().join(format!("f{}.json", i % 3))).unwrap();
