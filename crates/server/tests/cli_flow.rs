@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ServerProc, client, fake_cli, send};
+use common::{ServerProc, client, create, fake_cli, send};
 use futures::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -61,25 +61,21 @@ async fn cli_flow_watch_spawn_and_shutdown() {
     let c = client();
 
     // maestro project create demo --dir /work/demo
-    let (st, project) = send(
+    let p = create(
         &c,
-        Method::POST,
-        &server.url("/api/projects"),
-        Some(json!({ "name": "demo", "workingDir": "/work/demo" })),
+        &server,
+        "/api/projects",
+        json!({ "name": "demo", "workingDir": "/work/demo" }),
     )
     .await;
-    assert_eq!(st, 201);
-    let p = project["id"].as_str().unwrap().to_owned();
     // maestro task create "Build it" --priority high
-    let (st, task) = send(
+    let t = create(
         &c,
-        Method::POST,
-        &server.url("/api/tasks"),
-        Some(json!({ "projectId": p, "title": "Build it", "description": "", "priority": "high" })),
+        &server,
+        "/api/tasks",
+        json!({ "projectId": p, "title": "Build it", "description": "", "priority": "high" }),
     )
     .await;
-    assert_eq!(st, 201);
-    let t = task["id"].as_str().unwrap().to_owned();
     // maestro session register: GET (404) then POST with the session's own id.
     let s = "sess_1771493879123_abcdefghi";
     let (st, err) = send(
@@ -274,22 +270,14 @@ async fn spawn_failures_mark_the_session_failed() {
         ],
     );
     let c = client();
-    let (_, project) = send(
+    let p = create(&c, &server, "/api/projects", json!({ "name": "demo" })).await;
+    let t = create(
         &c,
-        Method::POST,
-        &server.url("/api/projects"),
-        Some(json!({ "name": "demo" })),
+        &server,
+        "/api/tasks",
+        json!({ "projectId": p, "title": "T" }),
     )
     .await;
-    let p = project["id"].as_str().unwrap().to_owned();
-    let (_, task) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/tasks"),
-        Some(json!({ "projectId": p, "title": "T" })),
-    )
-    .await;
-    let t = task["id"].as_str().unwrap().to_owned();
     let (st, err) = send(
         &c,
         Method::POST,
@@ -324,14 +312,7 @@ async fn spawn_failures_mark_the_session_failed() {
         tmp.path(),
         &[("MAESTRO_CLI_PATH", "/nonexistent/maestro".into())],
     );
-    let (_, project) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/projects"),
-        Some(json!({ "name": "demo" })),
-    )
-    .await;
-    let p = project["id"].as_str().unwrap().to_owned();
+    let p = create(&c, &server, "/api/projects", json!({ "name": "demo" })).await;
     let (_, task) = send(
         &c,
         Method::POST,

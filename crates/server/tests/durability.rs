@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::{ServerProc, client, send};
+use common::{ServerProc, client, create, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -33,14 +33,7 @@ async fn sigkill_during_concurrent_writes_keeps_every_acknowledged_write() {
     let data = tmp.path().join("data");
     let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
-    let (_, project) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/projects"),
-        Some(json!({ "name": "crash" })),
-    )
-    .await;
-    let p = project["id"].as_str().unwrap().to_owned();
+    let p = create(&c, &server, "/api/projects", json!({ "name": "crash" })).await;
 
     // task id → highest acknowledged version (its title is "v<version>").
     let acked: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
@@ -145,22 +138,14 @@ async fn hundred_concurrent_session_status_updates_on_one_task() {
     let data = tmp.path().join("data");
     let server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
-    let (_, project) = send(
+    let p = create(&c, &server, "/api/projects", json!({ "name": "x" })).await;
+    let t = create(
         &c,
-        Method::POST,
-        &server.url("/api/projects"),
-        Some(json!({ "name": "x" })),
+        &server,
+        "/api/tasks",
+        json!({ "projectId": p, "title": "T" }),
     )
     .await;
-    let p = project["id"].as_str().unwrap().to_owned();
-    let (_, task) = send(
-        &c,
-        Method::POST,
-        &server.url("/api/tasks"),
-        Some(json!({ "projectId": p, "title": "T" })),
-    )
-    .await;
-    let t = task["id"].as_str().unwrap().to_owned();
     let mut sessions = Vec::new();
     for _ in 0..100 {
         let (_, s) = send(

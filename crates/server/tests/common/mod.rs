@@ -120,3 +120,10 @@ pub fn fake_cli() -> PathBuf {
     }
     p
 }
+
+/// POSTs `body` to `path`, asserts `201 Created` and returns the new entity's `id`.
+pub async fn create(c: &reqwest::Client, server: &ServerProc, path: &str, body: Value) -> String {
+    let (status, created) = send(c, reqwest::Method::POST, &server.url(path), Some(body)).await;
+    assert_eq!(status, 201, "POST {path}: {created}");
+    created["id"].as_str().expect("id").to_owned()
+}
