@@ -121,17 +121,9 @@ pub struct SkillListItem {
 /// `GET /api/skills/:id` (ref §1.12 "Skill detail").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkillDetail {
-    /// Front-matter `name`, or the directory name.
-    pub id: String,
-    /// Same as `id`.
-    pub name: String,
-    /// Description, `''` by default.
-    pub description: String,
-    /// Derived from the role.
-    #[serde(rename = "type")]
-    pub kind: SkillType,
-    /// Version, `1.0.0` by default.
-    pub version: String,
+    /// `{id, name, description, type, version}`.
+    #[serde(flatten)]
+    pub summary: SkillSummary,
     /// Markdown body.
     pub instructions: String,
 }
@@ -188,11 +180,7 @@ impl Skill {
 
     fn detail(&self) -> SkillDetail {
         SkillDetail {
-            id: self.item.id.clone(),
-            name: self.item.name.clone(),
-            description: self.item.description.clone(),
-            kind: self.kind(),
-            version: self.item.version.clone(),
+            summary: self.summary(),
             instructions: self.item.content.clone(),
         }
     }

@@ -285,12 +285,12 @@ fn get_matches_front_matter_name_or_directory_name_in_global_scopes_only() {
         })
     );
     assert_eq!(
-        loader.get("orchestrate").map(|d| d.kind),
+        loader.get("orchestrate").map(|d| d.summary.kind),
         Some(SkillType::Mode)
     );
     let plain = loader.get("plain").expect("plain");
-    assert_eq!(plain.kind, SkillType::System);
-    assert_eq!(plain.version, "1.0.0");
+    assert_eq!(plain.summary.kind, SkillType::System);
+    assert_eq!(plain.summary.version, "1.0.0");
     assert_eq!(loader.get("missing"), None);
 }
 
@@ -369,7 +369,7 @@ fn reload_reads_the_current_file() {
     );
     let loader = SkillLoader::new(home.path().to_path_buf());
     assert_eq!(
-        loader.get("evolving").map(|d| d.version),
+        loader.get("evolving").map(|d| d.summary.version),
         Some("1.0.0".to_owned())
     );
 
@@ -382,7 +382,7 @@ fn reload_reads_the_current_file() {
     assert_eq!(reloaded.version, "1.1.0");
     assert_eq!(reloaded.kind, SkillType::Mode);
     assert_eq!(
-        loader.get("evolving").map(|d| d.version),
+        loader.get("evolving").map(|d| d.summary.version),
         Some("1.1.0".to_owned())
     );
     assert_eq!(loader.reload("missing"), None);
