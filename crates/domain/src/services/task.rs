@@ -179,41 +179,28 @@ impl TaskService {
         }
         let old = self.get(id).await?;
         let now = self.ctx.now();
-        let task = if session_form {
-            match (&input.session_id, input.session_status) {
-                (Some(session_id), status) => {
-                    let linked = old.session_ids.contains(session_id);
-                    let session = self.sessions().get_raw(session_id).await?;
-                    if !linked || !session.task_ids.contains(&old.id) {
-                        self.sessions().add_task(session_id, id).await?;
-                    }
-                    match status {
-                        Some(status) => {
-                            self.ctx
-                                .ports
-                                .tasks
-                                .set_session_status(id, session_id, status, now)
-                                .await?
-                        }
-                        None => {
-                            self.ctx
-                                .ports
-                                .tasks
-                                .update(id, &TaskPatch::default(), now)
-                                .await?
-                        }
-                    }
-                }
-                (None, _) => {
-                    self.ctx
-                        .ports
-                        .tasks
-                        .update(id, &TaskPatch::default(), now)
-                        .await?
-                }
-            }
+        let tasks = &self.ctx.ports.tasks;
+        let session = if session_form {
+            input.session_id.as_deref()
         } else {
-            self.ctx.ports.tasks.update(id, &input.patch, now).await?
+            None
+        };
+        if let Some(session_id) = session {
+            let linked = old.session_ids.iter().any(|s| s == session_id);
+            let session = self.sessions().get_raw(session_id).await?;
+            if !linked || !session.task_ids.contains(&old.id) {
+                self.sessions().add_task(session_id, id).await?;
+            }
+        }
+        let task = match (session_form, session, input.session_status) {
+            (false, _, _) => tasks.update(id, &input.patch, now).await?,
+            (true, Some(session_id), Some(status)) => {
+                tasks
+                    .set_session_status(id, session_id, status, now)
+                    .await?
+            }
+            // The session form without both fields only bumps `updatedAt` (ref §3.2).
+            (true, _, _) => tasks.update(id, &TaskPatch::default(), now).await?,
         };
         self.ctx
             .emit(NewEvent::new(
