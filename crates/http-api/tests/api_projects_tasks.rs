@@ -3,7 +3,7 @@
 
 mod support;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 use support::{Harness, assert_error};
 
@@ -469,5 +469,4 @@ async fn task_list_filters() {
     // Stable order: creation time then id.
     let all = h.get("/api/tasks").await.body;
     assert_eq!(all[0]["title"], "1");
-    let _ = Method::GET;
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::json;
 use support::{Harness, assert_error};
 
@@ -666,5 +666,4 @@ async fn log_digests_and_status() {
     let r = h.get(&format!("/api/sessions/{s}/status")).await;
     assert_eq!(r.body["status"], "idle");
     assert_eq!(r.body["needsInput"], false);
-    let _ = Method::GET;
 }
