@@ -1,0 +1,156 @@
+//! `maestro-pg-store`: every repository port of `maestro-domain` on PostgreSQL (spec §6.3,
+//! seed 000 §2 and §8.3), plus the migrations runner for `migrations/`.
+//!
+//! SKELETON: the public API below is fixed; bodies are being written (issue 3).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use maestro_domain::entities::{MailMessage, Ordering, Project, Session, Task, TeamMember};
+
+/// Connection settings (spec §9 `[postgres]`).
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// `postgres://user:pass@host:port/db` (libpq URL or key=value form).
+    pub url: String,
+    /// Maximum pooled connections.
+    pub pool_size: usize,
+    /// How long a request waits for a pooled connection before `StoreUnavailable`.
+    pub wait_timeout: Duration,
+    /// Connect (and TCP) timeout for a new connection.
+    pub connect_timeout: Duration,
+    /// Schema to use (`search_path`); `None` = the server default (`public`). Tests use
+    /// their own schema.
+    pub schema: Option<String>,
+}
+
+/// Errors of the adapter outside the repository ports (those return `DomainError`).
+#[derive(Debug, thiserror::Error)]
+pub enum PgStoreError {
+    /// Bad configuration (URL, schema name).
+    #[error("invalid postgres configuration: {0}")]
+    Config(String),
+    /// The database could not be reached or a pooled connection not obtained.
+    #[error("postgres unavailable: {0}")]
+    Unavailable(String),
+    /// A migration failed; names the file.
+    #[error("migration {version} ({name}) failed: {message}")]
+    Migration {
+        /// Version number (file prefix).
+        version: i32,
+        /// File name.
+        name: String,
+        /// Server message.
+        message: String,
+    },
+    /// Any other database error.
+    #[error("postgres error: {0}")]
+    Db(String),
+}
+
+/// What [`PgStore::migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this call, in order (empty when already up to date).
+    pub applied: Vec<i32>,
+    /// Latest version present after the call.
+    pub current: i32,
+}
+
+/// Everything `maestro-server import-fs` copies, read from a data directory.
+#[derive(Debug, Clone, Default)]
+pub struct ImportData {
+    /// Projects.
+    pub projects: Vec<Project>,
+    /// Tasks.
+    pub tasks: Vec<Task>,
+    /// Sessions.
+    pub sessions: Vec<Session>,
+    /// Typed mail.
+    pub mail: Vec<MailMessage>,
+    /// Custom team members.
+    pub team_members: Vec<TeamMember>,
+    /// Default-member overrides: `(project_id, default_id, override object)`.
+    pub team_member_overrides: Vec<(String, String, serde_json::Map<String, serde_json::Value>)>,
+    /// Orderings.
+    pub orderings: Vec<Ordering>,
+}
+
+/// Rows written per table by [`PgStore::import`] (upserts: inserted or updated).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// `(table, rows)` in import order.
+    pub tables: Vec<(&'static str, u64)>,
+}
+
+/// Pool usage, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Configured maximum.
+    pub max_size: usize,
+    /// Open connections.
+    pub size: usize,
+    /// Idle connections.
+    pub available: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
+/// The PostgreSQL store: one pool shared by every repository.
+#[derive(Clone)]
+pub struct PgStore {
+    /// Projects.
+    pub projects: Arc<dyn maestro_domain::ports::ProjectRepository>,
+    /// Tasks.
+    pub tasks: Arc<dyn maestro_domain::ports::TaskRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn maestro_domain::ports::SessionRepository>,
+    /// Mail.
+    pub mail: Arc<dyn maestro_domain::ports::MailRepository>,
+    /// Team members.
+    pub team_members: Arc<dyn maestro_domain::ports::TeamMemberRepository>,
+    /// Orderings.
+    pub orderings: Arc<dyn maestro_domain::ports::OrderingRepository>,
+}
+
+impl PgStore {
+    /// Builds the pool. Does not connect: the server starts (and `/ready` says why it is
+    /// not ready) even while PostgreSQL is down.
+    ///
+    /// # Errors
+    /// `Config` for an unparsable URL or schema name.
+    pub fn connect(cfg: &PgConfig) -> Result<Self, PgStoreError> {
+        let _ = cfg;
+        unimplemented!("skeleton")
+    }
+
+    /// Applies pending migrations under an advisory lock; a no-op when up to date.
+    ///
+    /// # Errors
+    /// `Unavailable`, or `Migration` naming the failing file (its transaction is rolled back).
+    pub async fn migrate(&self) -> Result<MigrationReport, PgStoreError> {
+        unimplemented!("skeleton")
+    }
+
+    /// `SELECT 1` through the pool, for `/ready`.
+    ///
+    /// # Errors
+    /// `Unavailable` with the reason.
+    pub async fn ping(&self) -> Result<(), PgStoreError> {
+        unimplemented!("skeleton")
+    }
+
+    /// Upserts everything in `data`, one transaction per entity kind.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Db`; the kind being imported is rolled back.
+    pub async fn import(&self, data: &ImportData) -> Result<ImportCounts, PgStoreError> {
+        let _ = data;
+        unimplemented!("skeleton")
+    }
+
+    /// Current pool usage.
+    pub fn pool_status(&self) -> PoolStatus {
+        unimplemented!("skeleton")
+    }
+}
