@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub enum StoreBackend {
     /// The reference data directory (default).
     Fs,
-    /// PostgreSQL (not available in this build yet).
+    /// PostgreSQL (`[postgres]`).
     Postgres,
 }
 
@@ -139,14 +139,24 @@ pub struct SpawnConfig {
     pub timeout_ms: u64,
 }
 
-/// `[postgres]` (used when `store.backend = "postgres"`).
+/// `[postgres]`: used when `store.backend = "postgres"`, and by `maestro-server migrate` and
+/// `maestro-server import-fs` whatever the backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
-    /// Connection URL.
+    /// Connection URL (`DATABASE_URL`, or `SUPABASE_DB_URL`); required for the postgres backend.
     pub url: Option<String>,
-    /// Pool size.
+    /// Maximum pooled connections (default 16).
     pub pool_size: usize,
+    /// How long a request waits for a pooled connection before it fails with 503
+    /// `STORE_UNAVAILABLE`, ms (default 2000).
+    pub wait_timeout_ms: u64,
+    /// Connect timeout of a new connection, ms (default 3000).
+    pub connect_timeout_ms: u64,
+    /// Schema (`search_path`); default: the server's (`public`).
+    pub schema: Option<String>,
+    /// Apply pending migrations when the server starts (default true).
+    pub migrate_on_start: bool,
 }
 
 /// `[redis]`.
@@ -217,6 +227,10 @@ impl Default for Config {
             postgres: PostgresConfig {
                 url: None,
                 pool_size: 16,
+                wait_timeout_ms: 2_000,
+                connect_timeout_ms: 3_000,
+                schema: None,
+                migrate_on_start: true,
             },
             redis: RedisConfig {
                 enabled: false,
@@ -306,14 +320,66 @@ pub fn figment(config_file: Option<&Path>, env: &BTreeMap<String, String>) -> Fi
             .collect();
         fig = fig.merge(Serialized::default("http.cors_origins", list));
     }
-    let db_type = env.get("DATABASE_TYPE").map(|s| s.to_ascii_lowercase());
-    let supabase = env.get("SUPABASE_ENABLED").is_some_and(|v| v == "true");
-    if db_type.as_deref() == Some("postgres") || supabase {
-        fig = fig.merge(Serialized::default("store.backend", "postgres"));
-    } else if db_type.as_deref() == Some("filesystem") {
-        fig = fig.merge(Serialized::default("store.backend", "fs"));
+    // Supabase's connection string, when `DATABASE_URL` does not give one.
+    if !env.contains_key("DATABASE_URL")
+        && let Some(v) = env.get("SUPABASE_DB_URL")
+    {
+        fig = fig.merge(Serialized::default("postgres.url", v.clone()));
+    }
+    // The backend switches of seed 000 §7: `DATABASE_TYPE` decides when it is set, otherwise
+    // `SUPABASE_ENABLED` (true → postgres; false → fs, the seed's rollback switch).
+    // Unrecognised values are reported by `Config::load`.
+    let backend = match parse_database_type(env) {
+        Ok(Some(b)) => Some(b),
+        Ok(None) => parse_supabase_enabled(env).ok().flatten().map(|on| {
+            if on {
+                StoreBackend::Postgres
+            } else {
+                StoreBackend::Fs
+            }
+        }),
+        Err(_) => None,
+    };
+    match backend {
+        Some(StoreBackend::Postgres) => {
+            fig = fig.merge(Serialized::default("store.backend", "postgres"));
+        }
+        Some(StoreBackend::Fs) => fig = fig.merge(Serialized::default("store.backend", "fs")),
+        None => {}
     }
     fig
+}
+
+/// `DATABASE_TYPE`: `postgres` (or `postgresql`, `supabase`) / `filesystem` (or `fs`).
+fn parse_database_type(
+    env: &BTreeMap<String, String>,
+) -> Result<Option<StoreBackend>, ConfigError> {
+    let Some(v) = env.get("DATABASE_TYPE") else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" | "supabase" => Ok(Some(StoreBackend::Postgres)),
+        "filesystem" | "fs" => Ok(Some(StoreBackend::Fs)),
+        other => Err(ConfigError::Rule {
+            key: "DATABASE_TYPE",
+            message: format!("expected \"filesystem\" or \"postgres\", got {other:?}"),
+        }),
+    }
+}
+
+/// `SUPABASE_ENABLED`: `true`/`1` or `false`/`0`.
+fn parse_supabase_enabled(env: &BTreeMap<String, String>) -> Result<Option<bool>, ConfigError> {
+    let Some(v) = env.get("SUPABASE_ENABLED") else {
+        return Ok(None);
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(Some(true)),
+        "false" | "0" | "" => Ok(Some(false)),
+        other => Err(ConfigError::Rule {
+            key: "SUPABASE_ENABLED",
+            message: format!("expected \"true\" or \"false\", got {other:?}"),
+        }),
+    }
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &["host", "port", "data_dir", "session_dir", "external_url"];
@@ -348,6 +414,8 @@ impl Config {
         config_file: Option<&Path>,
         env: &BTreeMap<String, String>,
     ) -> Result<Self, ConfigError> {
+        parse_database_type(env)?;
+        parse_supabase_enabled(env)?;
         let mut cfg: Config = figment(config_file, env).extract().map_err(Box::new)?;
         cfg.data_dir = expand_tilde(&cfg.data_dir);
         cfg.session_dir = expand_tilde(&cfg.session_dir);
@@ -362,6 +430,7 @@ impl Config {
                 message: "must be greater than 0".into(),
             });
         }
+        self.validate_postgres()?;
         if self.auth.mode == AuthMode::None && !self.auth.allow_insecure_none {
             let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "localhost");
             if !loopback || self.external_url.is_some() {
@@ -370,6 +439,46 @@ impl Config {
                     message: "auth.mode = \"none\" is only allowed on a loopback host without external_url; set auth.allow_insecure_none = true to override".into(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    fn validate_postgres(&self) -> Result<(), ConfigError> {
+        let pg = &self.postgres;
+        let has_url = pg.url.as_deref().is_some_and(|u| !u.trim().is_empty());
+        if self.store.backend == StoreBackend::Postgres && !has_url {
+            return Err(ConfigError::Rule {
+                key: "postgres.url",
+                message: "required when store.backend = \"postgres\" (set DATABASE_URL, SUPABASE_DB_URL or MAESTRO_POSTGRES__URL)".into(),
+            });
+        }
+        if pg.pool_size == 0 {
+            return Err(ConfigError::Rule {
+                key: "postgres.pool_size",
+                message: "must be greater than 0".into(),
+            });
+        }
+        if pg.wait_timeout_ms == 0 {
+            return Err(ConfigError::Rule {
+                key: "postgres.wait_timeout_ms",
+                message: "must be greater than 0".into(),
+            });
+        }
+        if pg.connect_timeout_ms == 0 {
+            return Err(ConfigError::Rule {
+                key: "postgres.connect_timeout_ms",
+                message: "must be greater than 0".into(),
+            });
+        }
+        if let Some(schema) = &pg.schema
+            && !is_sql_identifier(schema)
+        {
+            return Err(ConfigError::Rule {
+                key: "postgres.schema",
+                message: format!(
+                    "{schema:?} is not a plain SQL identifier (letters, digits, '_', at most 63, not starting with a digit)"
+                ),
+            });
         }
         Ok(())
     }
@@ -393,18 +502,56 @@ impl Config {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` with `<redacted>`.
-fn redact_url(url: &str) -> String {
+/// `[A-Za-z_][A-Za-z0-9_]{0,62}`: a schema name that needs no quoting.
+fn is_sql_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 63
+}
+
+/// Redacts the secrets of a connection string: the password of
+/// `scheme://user:password@host`, and any `password=…` parameter (URL query or libpq
+/// `key=value` form).
+pub fn redact_url(url: &str) -> String {
+    let url = redact_password_params(url);
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return url;
     };
     let Some((creds, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
+        return url;
     };
     match creds.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
-        None => url.to_owned(),
+        None => url,
     }
+}
+
+/// `password=secret` → `password=<redacted>` (up to the next `&` or whitespace).
+fn redact_password_params(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.to_ascii_lowercase().find("password=") {
+        let at_boundary = i == 0
+            || rest[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c == '?' || c == '&' || c.is_whitespace());
+        let value_start = i + "password=".len();
+        out.push_str(&rest[..value_start]);
+        rest = &rest[value_start..];
+        if at_boundary {
+            let end = rest
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            out.push_str("<redacted>");
+            rest = &rest[end..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -482,6 +629,143 @@ mod tests {
         let shown = c.redacted_toml();
         assert!(!shown.contains("secret"), "{shown}");
         assert!(shown.contains("postgres://u:<redacted>@h/db"), "{shown}");
+    }
+
+    #[test]
+    fn postgres_keys_have_defaults_and_env_overrides() {
+        let c = Config::load(None, &env(&[])).expect("defaults load");
+        assert_eq!(c.postgres.pool_size, 16);
+        assert_eq!(c.postgres.wait_timeout_ms, 2_000);
+        assert_eq!(c.postgres.connect_timeout_ms, 3_000);
+        assert_eq!(c.postgres.schema, None);
+        assert!(c.postgres.migrate_on_start);
+        let c = Config::load(
+            None,
+            &env(&[
+                ("MAESTRO_STORE__BACKEND", "postgres"),
+                ("MAESTRO_POSTGRES__URL", "postgres://db/x"),
+                ("MAESTRO_POSTGRES__POOL_SIZE", "4"),
+                ("MAESTRO_POSTGRES__WAIT_TIMEOUT_MS", "500"),
+                ("MAESTRO_POSTGRES__CONNECT_TIMEOUT_MS", "700"),
+                ("MAESTRO_POSTGRES__SCHEMA", "ms_abc"),
+                ("MAESTRO_POSTGRES__MIGRATE_ON_START", "false"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        assert_eq!(c.postgres.url.as_deref(), Some("postgres://db/x"));
+        assert_eq!(c.postgres.pool_size, 4);
+        assert_eq!(c.postgres.wait_timeout_ms, 500);
+        assert_eq!(c.postgres.connect_timeout_ms, 700);
+        assert_eq!(c.postgres.schema.as_deref(), Some("ms_abc"));
+        assert!(!c.postgres.migrate_on_start);
+    }
+
+    #[test]
+    fn supabase_switch_takes_database_url_or_supabase_db_url() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("SUPABASE_ENABLED", "true"),
+                (
+                    "SUPABASE_DB_URL",
+                    "postgres://postgres:pw@db.supabase.co:5432/postgres",
+                ),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        assert_eq!(
+            c.postgres.url.as_deref(),
+            Some("postgres://postgres:pw@db.supabase.co:5432/postgres")
+        );
+        let c = Config::load(
+            None,
+            &env(&[
+                ("SUPABASE_ENABLED", "true"),
+                ("DATABASE_URL", "postgres://a/one"),
+                ("SUPABASE_DB_URL", "postgres://b/two"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.postgres.url.as_deref(), Some("postgres://a/one"));
+    }
+
+    #[test]
+    fn switching_back_to_fs_needs_no_other_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("maestro.toml");
+        std::fs::write(
+            &file,
+            "[store]\nbackend = \"postgres\"\n[postgres]\nurl = \"postgres://h/db\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&file), &env(&[])).expect("loads");
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        // The seed's rollback switch, and DATABASE_TYPE, both win over the file.
+        for pair in [
+            ("SUPABASE_ENABLED", "false"),
+            ("DATABASE_TYPE", "filesystem"),
+        ] {
+            let c = Config::load(Some(&file), &env(&[pair])).expect("loads");
+            assert_eq!(c.store.backend, StoreBackend::Fs, "{pair:?}");
+            assert_eq!(c.postgres.url.as_deref(), Some("postgres://h/db"));
+        }
+        // The url alone does not select postgres.
+        let c = Config::load(None, &env(&[("DATABASE_URL", "postgres://h/db")])).expect("loads");
+        assert_eq!(c.store.backend, StoreBackend::Fs);
+        // DATABASE_TYPE is more specific than SUPABASE_ENABLED.
+        let c = Config::load(
+            None,
+            &env(&[
+                ("DATABASE_TYPE", "postgres"),
+                ("SUPABASE_ENABLED", "false"),
+                ("DATABASE_URL", "postgres://h/db"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+    }
+
+    #[test]
+    fn invalid_postgres_combinations_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("DATABASE_TYPE", "postgres")], "postgres.url"),
+            (&[("SUPABASE_ENABLED", "true")], "postgres.url"),
+            (&[("MAESTRO_STORE__BACKEND", "postgres")], "postgres.url"),
+            (&[("DATABASE_TYPE", "mongo")], "DATABASE_TYPE"),
+            (&[("SUPABASE_ENABLED", "maybe")], "SUPABASE_ENABLED"),
+            (
+                &[("MAESTRO_POSTGRES__POOL_SIZE", "0")],
+                "postgres.pool_size",
+            ),
+            (
+                &[("MAESTRO_POSTGRES__WAIT_TIMEOUT_MS", "0")],
+                "postgres.wait_timeout_ms",
+            ),
+            (&[("MAESTRO_POSTGRES__SCHEMA", "a;drop")], "postgres.schema"),
+        ];
+        for (pairs, key) in cases {
+            let err = Config::load(None, &env(pairs)).expect_err("refused");
+            assert!(err.to_string().contains(key), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn connection_string_secrets_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@h:5432/db?sslmode=require"),
+            "postgres://u:<redacted>@h:5432/db?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=secret&x=1"),
+            "postgres://u@h/db?password=<redacted>&x=1"
+        );
+        assert_eq!(
+            redact_url("host=h user=u password=secret dbname=d"),
+            "host=h user=u password=<redacted> dbname=d"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 
     #[test]
