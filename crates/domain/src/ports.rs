@@ -9,6 +9,8 @@
 //!
 //! Lists come back in a stable order: creation time ascending, then id (spec §2).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::entities::{
@@ -68,6 +70,39 @@ pub trait TaskRepository: Send + Sync {
     async fn delete(&self, id: &str) -> DomainResult<()>;
     /// True if any task belongs to the project.
     async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool>;
+
+    /// [`get`](Self::get) as the task's compact JSON text (the `GET /api/tasks/:id` body).
+    ///
+    /// The default serializes `get`; a store that keeps serialized forms overrides it so
+    /// reads skip the clone and the serialization. Must equal `serde_json::to_string(&task)`.
+    ///
+    /// # Errors
+    /// As `get`; `Internal` if serialization fails.
+    async fn get_json(&self, id: &str) -> DomainResult<Option<Arc<str>>> {
+        self.get(id).await?.as_ref().map(task_json).transpose()
+    }
+
+    /// [`list`](Self::list) as compact JSON texts, one per task, in the same order (the
+    /// elements of the `GET /api/tasks` array).
+    ///
+    /// The default serializes `list`; see [`get_json`](Self::get_json).
+    ///
+    /// # Errors
+    /// As `list`; `Internal` if serialization fails.
+    async fn list_json(&self, filter: &TaskFilter) -> DomainResult<Vec<Arc<str>>> {
+        self.list(filter).await?.iter().map(task_json).collect()
+    }
+}
+
+/// `task` as compact JSON text (what [`TaskRepository::get_json`] returns).
+///
+/// # Errors
+/// `Internal` if serialization fails (a non-string map key in `extra` cannot occur, so in
+/// practice never).
+pub fn task_json(task: &Task) -> DomainResult<Arc<str>> {
+    serde_json::to_string(task)
+        .map(Arc::from)
+        .map_err(|e| crate::error::DomainError::internal("serializing a task", e))
 }
 
 /// Sessions (ref §2 ISessionRepository).

@@ -33,6 +33,20 @@ use crate::op::{Stray, to_json};
 pub(crate) struct TaskEntry {
     pub(crate) task: Task,
     pub(crate) stray: Option<Arc<Stray>>,
+    /// The task's compact JSON, filled by the first read that needs it and cleared by
+    /// every write (reads of large lists then copy bytes instead of re-serializing).
+    pub(crate) json: std::sync::OnceLock<Arc<str>>,
+}
+
+impl TaskEntry {
+    /// A task with no stray file and no cached JSON yet.
+    pub(crate) fn new(task: Task, stray: Option<Arc<Stray>>) -> Self {
+        Self {
+            task,
+            stray,
+            json: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 /// Everything read from the data directory.
@@ -341,7 +355,7 @@ fn merge_tasks(layout: &Layout, found: Vec<(Task, PathBuf)>) -> HashMap<String, 
                         "ignoring duplicate task file");
                 }
             }
-            Some((id, TaskEntry { task, stray }))
+            Some((id, TaskEntry::new(task, stray)))
         })
         .collect()
 }

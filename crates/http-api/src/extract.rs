@@ -234,6 +234,49 @@ impl<T: serde::Serialize> axum::response::IntoResponse for JsonList<T> {
     }
 }
 
+/// A response body that is already JSON text (one entity, serialized by the store).
+pub struct RawJson(pub std::sync::Arc<str>);
+
+impl axum::response::IntoResponse for RawJson {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0.as_bytes().to_vec(),
+        )
+            .into_response()
+    }
+}
+
+/// A JSON array response assembled from elements that are already JSON text: the list is
+/// joined with commas, no element is parsed or re-serialized.
+pub struct RawJsonList(pub Vec<std::sync::Arc<str>>);
+
+impl axum::response::IntoResponse for RawJsonList {
+    fn into_response(self) -> axum::response::Response {
+        let len = self.0.iter().map(|e| e.len() + 1).sum::<usize>() + 2;
+        let mut buf = Vec::with_capacity(len);
+        buf.push(b'[');
+        for (i, element) in self.0.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(element.as_bytes());
+        }
+        buf.push(b']');
+        (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response()
+    }
+}
+
 /// `value` as an array of strings; `None` if it is absent, not an array, or holds anything
 /// but strings (the lenient checks of ref §4, which report their own messages).
 pub fn string_array(value: Option<&Value>) -> Option<Vec<String>> {

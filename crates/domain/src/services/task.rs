@@ -148,6 +148,34 @@ impl TaskService {
         self.ctx.ports.tasks.list(filter).await
     }
 
+    /// [`get`](Self::get) as compact JSON text (see `TaskRepository::get_json`).
+    ///
+    /// # Errors
+    /// `NotFound` if the task is missing.
+    pub async fn get_json(&self, id: &str) -> DomainResult<std::sync::Arc<str>> {
+        self.ctx
+            .ports
+            .tasks
+            .get_json(id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("Task", id))
+    }
+
+    /// [`list`](Self::list) as compact JSON texts, one per task, oldest first.
+    pub async fn list_json(&self, filter: &TaskFilter) -> DomainResult<Vec<std::sync::Arc<str>>> {
+        self.ctx.ports.tasks.list_json(filter).await
+    }
+
+    /// [`children`](Self::children) as compact JSON texts. `NotFound` if the parent is missing.
+    pub async fn children_json(&self, id: &str) -> DomainResult<Vec<std::sync::Arc<str>>> {
+        self.get(id).await?;
+        self.list_json(&TaskFilter {
+            parent_id: Some(Some(id.to_owned())),
+            ..TaskFilter::default()
+        })
+        .await
+    }
+
     /// Direct children. `NotFound` if the parent is missing.
     pub async fn children(&self, id: &str) -> DomainResult<Vec<Task>> {
         self.get(id).await?;

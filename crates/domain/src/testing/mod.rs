@@ -155,6 +155,7 @@ where
             tasks::delete_and_exists,
             tasks::concurrent_session_statuses,
             tasks::concurrent_add_remove_sessions,
+            tasks::json_forms,
         ]
     );
 }

@@ -440,3 +440,68 @@ pub async fn concurrent_add_remove_sessions(repo: Arc<dyn TaskRepository>) {
         .collect();
     assert_eq!(set, expected);
 }
+
+/// The JSON forms (`get_json`, `list_json`) equal the serialized `get` / `list`, in the same
+/// order, and follow every kind of write: update, per-session status, links, delete.
+pub async fn json_forms(repo: Arc<dyn TaskRepository>) {
+    async fn check(repo: &dyn TaskRepository, filter: &TaskFilter, what: &str) {
+        let tasks = ok(repo.list(filter).await, what);
+        let texts = ok(repo.list_json(filter).await, what);
+        let expected: Vec<String> = tasks
+            .iter()
+            .map(|t| serde_json::to_string(t).expect("serializable"))
+            .collect();
+        let got: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        assert_eq!(got, expected, "{what}: list_json differs from list");
+        for t in &tasks {
+            let one = ok(repo.get_json(&t.id).await, what).expect("listed task exists");
+            assert_eq!(
+                &*one,
+                serde_json::to_string(t).expect("serializable"),
+                "{what}: get_json"
+            );
+        }
+    }
+    let all = TaskFilter::default();
+    let p1 = TaskFilter {
+        project_id: Some("p1".into()),
+        ..Default::default()
+    };
+    let mut a = task("task_a", "p1", T0 + 1);
+    a.extra = extra();
+    ok(repo.insert(a).await, "insert a");
+    ok(repo.insert(task("task_b", "p1", T0)).await, "insert b");
+    ok(repo.insert(task("task_c", "p2", T0)).await, "insert c");
+    check(&*repo, &all, "after inserts").await;
+    check(&*repo, &p1, "p1 after inserts").await;
+
+    let patch = TaskPatch {
+        title: Some("Renamed".into()),
+        ..Default::default()
+    };
+    ok(repo.update("task_a", &patch, T0 + 5).await, "update");
+    let a = ok(repo.get_json("task_a").await, "get_json").expect("exists");
+    assert!(a.contains("\"Renamed\""), "get_json after update: {a}");
+    check(&*repo, &p1, "after update").await;
+
+    ok(
+        repo.set_session_status("task_b", "sess_1", TaskSessionStatus::Working, T0 + 6)
+            .await,
+        "status",
+    );
+    ok(repo.add_session("task_b", "sess_2", T0 + 7).await, "link");
+    check(&*repo, &all, "after status and link").await;
+    ok(
+        repo.remove_session("task_b", "sess_1", true, T0 + 8).await,
+        "unlink",
+    );
+    check(&*repo, &all, "after unlink").await;
+
+    ok(repo.delete("task_c").await, "delete");
+    assert!(
+        ok(repo.get_json("task_c").await, "get_json deleted").is_none(),
+        "get_json of a deleted task"
+    );
+    check(&*repo, &all, "after delete").await;
+    assert_eq!(ok(repo.list_json(&all).await, "list_json").len(), 2);
+}

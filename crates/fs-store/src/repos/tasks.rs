@@ -48,6 +48,7 @@ impl FsTaskRepository {
         if entry.stray.as_ref().is_some_and(|s| s.is_removed()) {
             entry.stray = None;
         }
+        entry.json = std::sync::OnceLock::new();
         let snap = Arc::new(entry.task.clone());
         let path = self.ctx.layout.task(&snap.project_id, &snap.id);
         let ticket = self
@@ -111,7 +112,7 @@ impl TaskRepository for FsTaskRepository {
             }
             let entry = map
                 .entry(task.id.clone())
-                .or_insert(TaskEntry { task, stray: None });
+                .or_insert(TaskEntry::new(task, None));
             self.submit(entry)
         };
         settle(ticket).await?;
@@ -215,4 +216,30 @@ impl TaskRepository for FsTaskRepository {
             .values()
             .any(|e| e.task.project_id == project_id))
     }
+
+    async fn get_json(&self, id: &str) -> DomainResult<Option<Arc<str>>> {
+        read(&self.map).get(id).map(cached_json).transpose()
+    }
+
+    async fn list_json(&self, filter: &TaskFilter) -> DomainResult<Vec<Arc<str>>> {
+        let map = read(&self.map);
+        let mut v: Vec<&TaskEntry> = map.values().filter(|e| filter.matches(&e.task)).collect();
+        v.sort_unstable_by(|a, b| {
+            by_creation(
+                (a.task.created_at, &a.task.id),
+                (b.task.created_at, &b.task.id),
+            )
+        });
+        v.into_iter().map(cached_json).collect()
+    }
+}
+
+/// The entry's compact JSON, serialized on first use (under the read lock: writers, which
+/// clear it, hold the write lock).
+fn cached_json(entry: &TaskEntry) -> DomainResult<Arc<str>> {
+    if let Some(json) = entry.json.get() {
+        return Ok(json.clone());
+    }
+    let json = maestro_domain::ports::task_json(&entry.task)?;
+    Ok(entry.json.get_or_init(|| json).clone())
 }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap, required};
+use crate::extract::{Id, JsonBody, PathParams, QueryMap, RawJson, RawJsonList, required};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -30,7 +30,7 @@ pub(super) fn routes() -> Router<ApiState> {
         .route("/api/tasks/{id}/docs", get(docs).post(add_doc))
 }
 
-async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<JsonList<Task>> {
+async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<RawJsonList> {
     let filter = TaskFilter {
         project_id: q.string("projectId"),
         status: q.parsed("status", TaskStatus::parse, &TaskStatus::expected())?,
@@ -39,8 +39,7 @@ async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<JsonList<Task
             .map(|p| (p != "null").then(|| p.to_owned())),
         session_id: q.string("sessionId"),
     };
-    // ≈ 450 bytes per serialized task.
-    Ok(JsonList(s.app.tasks.list(&filter).await?, 512))
+    Ok(RawJsonList(s.app.tasks.list_json(&filter).await?))
 }
 
 #[derive(Deserialize)]
@@ -81,11 +80,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(task)))
 }
 
-async fn get_one(
-    State(s): State<ApiState>,
-    PathParams(id): PathParams<Id>,
-) -> ApiResult<Json<Task>> {
-    Ok(Json(s.app.tasks.get(&id).await?))
+async fn get_one(State(s): State<ApiState>, PathParams(id): PathParams<Id>) -> ApiResult<RawJson> {
+    Ok(RawJson(s.app.tasks.get_json(&id).await?))
 }
 
 #[derive(Deserialize)]
@@ -146,8 +142,8 @@ async fn delete(
 async fn children(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
-) -> ApiResult<Json<Vec<Task>>> {
-    Ok(Json(s.app.tasks.children(&id).await?))
+) -> ApiResult<RawJsonList> {
+    Ok(RawJsonList(s.app.tasks.children_json(&id).await?))
 }
 
 #[derive(Deserialize)]
