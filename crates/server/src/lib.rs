@@ -1,5 +1,6 @@
 //! `maestro-server` as a library: configuration ([`config`]), adapter selection and the
-//! serve loop ([`Server`]). The binary in `main.rs` is a thin CLI over this.
+//! serve loop ([`Server`]), the PostgreSQL commands ([`postgres`], [`import`]). The binary in
+//! `main.rs` is a thin CLI over this.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,17 +17,27 @@ use axum::serve::ListenerExt;
 use maestro_domain::events::EventBus;
 use maestro_domain::ids::{RandomIdGenerator, SystemClock};
 use maestro_domain::memory::{MemoryEventBus, ReplayConfig};
+use maestro_domain::ports::{
+    MailRepository, ModalStore, OrderingRepository, ProjectRepository, SessionRepository,
+    TaskRepository, TeamMemberRepository,
+};
 use maestro_domain::{App, AppConfig, Ports};
 use maestro_fs_store::FsStore;
 use maestro_http_api::{ApiConfig, ApiState, ReadinessCheck, RealtimeStatus};
+use maestro_pg_store::PgStore;
 use maestro_socketio_gateway::legacy_ws::{LegacyWsConfig, LegacyWsHub};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub mod config;
+pub mod import;
 pub mod manifest_cli;
+pub mod modals;
+pub mod postgres;
+pub mod spawn_data;
 
 use config::{Config, StoreBackend};
+use manifest_cli::ManifestDataSource;
 
 /// Variables passed through to spawned agents (ref §3.3.6 step 12).
 const PASSTHROUGH: &[&str] = &[
@@ -82,11 +93,100 @@ impl RealtimeStatus for HubStatus {
     }
 }
 
+/// The store behind the repository ports.
+enum Store {
+    Fs(Arc<FsStore>),
+    Postgres(PgStore),
+}
+
+/// What the chosen backend provides to the composition.
+struct StorePorts {
+    projects: Arc<dyn ProjectRepository>,
+    tasks: Arc<dyn TaskRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    mail: Arc<dyn MailRepository>,
+    team_members: Arc<dyn TeamMemberRepository>,
+    orderings: Arc<dyn OrderingRepository>,
+    modals: Arc<dyn ModalStore>,
+    manifest_data: ManifestDataSource,
+    ready: Arc<dyn ReadinessCheck>,
+}
+
+impl Store {
+    /// Opens the configured backend.
+    async fn open(cfg: &Config) -> anyhow::Result<Self> {
+        match cfg.store.backend {
+            StoreBackend::Fs => {
+                let started = std::time::Instant::now();
+                let store = FsStore::open(&cfg.data_dir).await.with_context(|| {
+                    format!("opening data directory {}", cfg.data_dir.display())
+                })?;
+                tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, dir = %cfg.data_dir.display(), "data directory loaded");
+                Ok(Self::Fs(Arc::new(store)))
+            }
+            StoreBackend::Postgres => {
+                // The data directory still holds modal HTML and server-url.
+                tokio::fs::create_dir_all(&cfg.data_dir)
+                    .await
+                    .with_context(|| {
+                        format!("creating data directory {}", cfg.data_dir.display())
+                    })?;
+                Ok(Self::Postgres(postgres::open_for_serving(cfg).await?))
+            }
+        }
+    }
+
+    fn ports(&self, cfg: &Config) -> StorePorts {
+        match self {
+            Self::Fs(store) => StorePorts {
+                projects: store.projects.clone(),
+                tasks: store.tasks.clone(),
+                sessions: store.sessions.clone(),
+                mail: store.mail.clone(),
+                team_members: store.team_members.clone(),
+                orderings: store.orderings.clone(),
+                modals: store.modals.clone(),
+                manifest_data: ManifestDataSource::DataDir {
+                    dir: cfg.data_dir.clone(),
+                    store: Some(store.clone()),
+                },
+                ready: Arc::new(FsReady(cfg.data_dir.clone())),
+            },
+            Self::Postgres(store) => StorePorts {
+                projects: store.projects.clone(),
+                tasks: store.tasks.clone(),
+                sessions: store.sessions.clone(),
+                mail: store.mail.clone(),
+                team_members: store.team_members.clone(),
+                orderings: store.orderings.clone(),
+                modals: Arc::new(modals::DirModalStore::new(cfg.data_dir.clone())),
+                manifest_data: ManifestDataSource::Materialised {
+                    ports: spawn_data::SpawnDataPorts {
+                        projects: store.projects.clone(),
+                        tasks: store.tasks.clone(),
+                        team_members: store.team_members.clone(),
+                    },
+                    scratch_root: std::env::temp_dir(),
+                },
+                ready: Arc::new(postgres::PgReady(store.clone())),
+            },
+        }
+    }
+
+    /// Makes every acknowledged write durable in its final place (the fs store's files).
+    async fn flush(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Fs(store) => store.flush().await.context("flushing the store"),
+            Self::Postgres(_) => Ok(()),
+        }
+    }
+}
+
 /// A bound, composed server, ready to [`Server::serve`].
 pub struct Server {
     listener: TcpListener,
     router: Router,
-    store: Arc<FsStore>,
+    store: Store,
     hub: Option<LegacyWsHub>,
     shutdown_tx: watch::Sender<bool>,
     grace: Duration,
@@ -113,16 +213,13 @@ async fn websocket_or_rest(State(hub): State<LegacyWsHub>, req: Request, next: N
 }
 
 impl Server {
-    /// Opens the stores, builds every service and binds the listener.
+    /// Opens the configured store (`store.backend`), builds every service and binds the
+    /// listener.
     ///
     /// # Errors
-    /// Unsupported backends, an unreadable data directory, a port in use.
+    /// Unsupported backends, an unreadable data directory, PostgreSQL unreachable while
+    /// `postgres.migrate_on_start` is on or a failed migration, a port in use.
     pub async fn build(cfg: &Config, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        if cfg.store.backend == StoreBackend::Postgres {
-            anyhow::bail!(
-                "store.backend = \"postgres\" is not available in this build yet; use \"fs\""
-            );
-        }
         if cfg.redis.enabled {
             anyhow::bail!("redis.enabled = true is not available in this build yet");
         }
@@ -137,13 +234,8 @@ impl Server {
         let port = listener.local_addr()?.port();
         let server_url = cfg.server_url(port);
 
-        let started = std::time::Instant::now();
-        let store = Arc::new(
-            FsStore::open(&cfg.data_dir)
-                .await
-                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?,
-        );
-        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, dir = %cfg.data_dir.display(), "data directory loaded");
+        let store = Store::open(cfg).await?;
+        let sp = store.ports(cfg);
 
         let clock = Arc::new(SystemClock);
         let bus: Arc<MemoryEventBus> = Arc::new(MemoryEventBus::new(
@@ -157,20 +249,19 @@ impl Server {
         ));
         let bus_dyn: Arc<dyn EventBus> = bus;
         let ports = Ports {
-            projects: store.projects.clone(),
-            tasks: store.tasks.clone(),
-            sessions: store.sessions.clone(),
-            mail: store.mail.clone(),
-            team_members: store.team_members.clone(),
-            orderings: store.orderings.clone(),
-            modals: store.modals.clone(),
+            projects: sp.projects,
+            tasks: sp.tasks,
+            sessions: sp.sessions,
+            mail: sp.mail,
+            team_members: sp.team_members,
+            orderings: sp.orderings,
+            modals: sp.modals,
             manifests: Arc::new(manifest_cli::CliManifestGenerator {
                 cli_path: cfg.spawn.cli_path.clone(),
                 session_dir: cfg.session_dir.clone(),
-                data_dir: cfg.data_dir.clone(),
+                data: sp.manifest_data,
                 server_url: server_url.clone(),
                 timeout: Duration::from_millis(cfg.spawn.timeout_ms),
-                store: Some(store.clone()),
             }),
             bus: bus_dyn.clone(),
             ids: Arc::new(RandomIdGenerator),
@@ -211,7 +302,7 @@ impl Server {
         let api = ApiState::new(
             app,
             Arc::new(HubStatus(hub.clone())),
-            vec![Arc::new(FsReady(cfg.data_dir.clone()))],
+            vec![sp.ready],
             ApiConfig {
                 body_limit_bytes: cfg.http.body_limit_bytes,
                 cors_origins: cfg.http.cors_origins.clone(),
@@ -293,7 +384,7 @@ impl Server {
             Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
             Err(_) => tracing::warn!("in-flight requests did not finish in time"),
         }
-        store.flush().await.context("flushing the store")?;
+        store.flush().await?;
         Ok(())
     }
 }

@@ -1,14 +1,16 @@
 //! `maestro-server`: the Maestro orchestration server.
 //!
 //! `maestro-server [serve]` runs it; `maestro-server config` prints the effective
-//! configuration with secrets redacted.
+//! configuration with secrets redacted; `maestro-server migrate` applies the PostgreSQL
+//! migrations; `maestro-server import-fs [--data-dir DIR]` copies a data directory into
+//! PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use maestro_server::config::{Config, LogFormat};
-use maestro_server::{Server, shutdown_signal};
+use maestro_server::{Server, import, postgres, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +32,15 @@ enum Command {
     Serve,
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Apply pending PostgreSQL migrations (`[postgres]`), then exit.
+    Migrate,
+    /// Copy a data directory into PostgreSQL (migrating first); idempotent upserts. The
+    /// directory is not modified.
+    ImportFs {
+        /// Data directory to read (default: the configured `data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 fn init_logging(cfg: &Config) {
@@ -55,9 +66,16 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    if let Some(Command::Config) = cli.command {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config = command {
         print!("{}", cfg.redacted_toml());
         return std::process::ExitCode::SUCCESS;
+    }
+    if matches!(command, Command::Migrate | Command::ImportFs { .. })
+        && let Err(e) = postgres::pg_config(&cfg)
+    {
+        eprintln!("maestro-server: {e}");
+        return std::process::ExitCode::from(2);
     }
     init_logging(&cfg);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -70,14 +88,14 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        let server = Server::build(&cfg, &env).await?;
-        server.write_server_url(&cfg.data_dir).await;
-        tracing::info!(addr = %server.local_addr()?, url = %server.server_url, "maestro-server listening");
-        // Machine-readable ready line for supervisors and tests.
-        println!("maestro-server listening on {}", server.local_addr()?);
-        server.serve(shutdown_signal()).await
-    });
+    let result = match command {
+        Command::Migrate => runtime.block_on(migrate(&cfg)),
+        Command::ImportFs { data_dir } => {
+            let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
+            runtime.block_on(import_fs(&cfg, &dir))
+        }
+        Command::Serve | Command::Config => runtime.block_on(serve(cfg, env)),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -86,4 +104,33 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `maestro-server migrate`.
+async fn migrate(cfg: &Config) -> anyhow::Result<()> {
+    let store = postgres::connect(cfg)?;
+    let report = postgres::migrate(cfg, &store).await?;
+    println!("{}", postgres::describe_migration(&report));
+    Ok(())
+}
+
+/// `maestro-server import-fs`.
+async fn import_fs(cfg: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    let (report, counts) = import::import_fs(cfg, dir).await?;
+    println!("{}", postgres::describe_migration(&report));
+    println!("imported {}:", dir.display());
+    for (table, rows) in &counts.tables {
+        println!("  {table}: {rows}");
+    }
+    Ok(())
+}
+
+/// `maestro-server [serve]`.
+async fn serve(cfg: Config, env: BTreeMap<String, String>) -> anyhow::Result<()> {
+    let server = Server::build(&cfg, &env).await?;
+    server.write_server_url(&cfg.data_dir).await;
+    tracing::info!(addr = %server.local_addr()?, url = %server.server_url, "maestro-server listening");
+    // Machine-readable ready line for supervisors and tests.
+    println!("maestro-server listening on {}", server.local_addr()?);
+    server.serve(shutdown_signal()).await
 }

@@ -1,16 +1,40 @@
 //! [`CliManifestGenerator`]: runs `maestro manifest generate` as the reference does
-//! (ref §3.3.6 step 11), with a time limit.
+//! (ref §3.3.6 step 11), with a time limit. The CLI reads projects and tasks from `DATA_DIR`;
+//! [`ManifestDataSource`] says where that directory comes from.
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use maestro_domain::ports::{GeneratedManifest, ManifestGenerator, ManifestRequest};
 use maestro_fs_store::FsStore;
 use tokio::process::Command;
+
+use crate::spawn_data::{SpawnDataPorts, materialise};
+
+/// Where the CLI's `DATA_DIR` comes from.
+#[derive(Clone)]
+pub enum ManifestDataSource {
+    /// The filesystem store's own data directory.
+    DataDir {
+        /// The data directory.
+        dir: PathBuf,
+        /// The store whose files the CLI reads: flushed before each run so the CLI sees
+        /// every acknowledged write.
+        store: Option<Arc<FsStore>>,
+    },
+    /// Any other store: for each run, the records the request needs are written to a fresh
+    /// directory under `scratch_root` in the reference layout (see [`crate::spawn_data`]),
+    /// and the directory is removed when the CLI has finished.
+    Materialised {
+        /// The repositories to read.
+        ports: SpawnDataPorts,
+        /// Parent of the per-spawn directories (default: the system temp directory).
+        scratch_root: PathBuf,
+    },
+}
 
 /// The `maestro` CLI as manifest generator.
 #[derive(Clone)]
@@ -19,15 +43,41 @@ pub struct CliManifestGenerator {
     pub cli_path: String,
     /// `<SESSION_DIR>`: manifests go to `<SESSION_DIR>/<sessionId>/manifest.json`.
     pub session_dir: PathBuf,
-    /// Data directory the CLI reads projects and tasks from (`DATA_DIR`).
-    pub data_dir: PathBuf,
+    /// Where the CLI reads projects and tasks from (`DATA_DIR`).
+    pub data: ManifestDataSource,
     /// `MAESTRO_SERVER_URL` for the CLI.
     pub server_url: String,
     /// Time limit.
     pub timeout: Duration,
-    /// The store whose files the CLI reads: flushed before each run so the CLI sees every
-    /// acknowledged write.
-    pub store: Option<Arc<FsStore>>,
+}
+
+/// The CLI's `DATA_DIR` for one run; a materialised directory is removed on drop.
+enum RunDataDir {
+    Shared(PathBuf),
+    Scratch(tempfile::TempDir),
+}
+
+impl RunDataDir {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Shared(p) => p,
+            Self::Scratch(t) => t.path(),
+        }
+    }
+
+    /// Removes a scratch directory off the async threads, logging (not failing) on error.
+    async fn close(self) {
+        if let Self::Scratch(dir) = self {
+            let path = dir.path().to_path_buf();
+            match tokio::task::spawn_blocking(move || dir.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, dir = %path.display(), "could not remove the spawn data directory");
+                }
+                Err(e) => tracing::warn!(error = %e, "spawn data directory cleanup failed"),
+            }
+        }
+    }
 }
 
 const NOT_FOUND: &str = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
@@ -73,11 +123,63 @@ impl CliManifestGenerator {
 #[async_trait]
 impl ManifestGenerator for CliManifestGenerator {
     async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
-        if let Some(store) = &self.store {
-            store.flush().await.map_err(|e| {
-                format!("Failed to spawn maestro CLI: could not flush the data directory: {e}")
-            })?;
+        let data_dir = self.prepare_data_dir(req).await?;
+        let result = self.run(req, data_dir.path()).await;
+        data_dir.close().await;
+        result
+    }
+}
+
+impl CliManifestGenerator {
+    /// Makes `DATA_DIR` current for `req`: flushes the filesystem store, or writes the
+    /// request's records into a fresh scratch directory.
+    async fn prepare_data_dir(&self, req: &ManifestRequest) -> Result<RunDataDir, String> {
+        match &self.data {
+            ManifestDataSource::DataDir { dir, store } => {
+                if let Some(store) = store {
+                    store.flush().await.map_err(|e| {
+                        format!(
+                            "Failed to spawn maestro CLI: could not flush the data directory: {e}"
+                        )
+                    })?;
+                }
+                Ok(RunDataDir::Shared(dir.clone()))
+            }
+            ManifestDataSource::Materialised {
+                ports,
+                scratch_root,
+            } => {
+                let root = scratch_root.clone();
+                let prefix = format!("maestro-spawn-{}-", req.session_id);
+                let dir = tokio::task::spawn_blocking(move || {
+                    std::fs::create_dir_all(&root)?;
+                    tempfile::Builder::new().prefix(&prefix).tempdir_in(&root)
+                })
+                .await
+                .map_err(|e| format!("Failed to spawn maestro CLI: {e}"))?
+                .map_err(|e| {
+                    format!(
+                        "Failed to spawn maestro CLI: cannot create a data directory in {}: {e}",
+                        scratch_root.display()
+                    )
+                })?;
+                let dir = RunDataDir::Scratch(dir);
+                if let Err(e) = materialise(ports, req, dir.path()).await {
+                    dir.close().await;
+                    return Err(format!(
+                        "Failed to spawn maestro CLI: could not write the project and task files: {e}"
+                    ));
+                }
+                Ok(dir)
+            }
         }
+    }
+
+    async fn run(
+        &self,
+        req: &ManifestRequest,
+        data_dir: &std::path::Path,
+    ) -> Result<GeneratedManifest, String> {
         let dir = self.session_dir.join(&req.session_id);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| {
             format!(
@@ -90,7 +192,7 @@ impl ManifestGenerator for CliManifestGenerator {
         let mut cmd = Command::new(&self.cli_path);
         cmd.args(self.args(req, &output_str))
             .env("MAESTRO_SERVER_URL", &self.server_url)
-            .env("DATA_DIR", &self.data_dir)
+            .env("DATA_DIR", data_dir)
             .env("SESSION_DIR", &self.session_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
