@@ -1,12 +1,38 @@
 //! `maestro-pg-store`: every repository port of `maestro-domain` on PostgreSQL (spec §6.3,
 //! seed 000 §2 and §8.3), plus the migrations runner for `migrations/`.
 //!
-//! SKELETON: the public API below is fixed; bodies are being written (issue 3).
+//! Modules: [`pool`](crate::pool) (deadpool-postgres, `search_path`, timeouts), `migrate` (the
+//! runner), `rows` (camelCase entity ↔ snake_case row helpers), one module per repository,
+//! `import` (idempotent upserts for `maestro-server import-fs`), `error` (the one place that
+//! maps database errors to `DomainError` / [`PgStoreError`]).
+//!
+//! Every repository returns `DomainError::StoreUnavailable` when no connection can be had
+//! within [`PgConfig::wait_timeout`] / [`PgConfig::connect_timeout`] (never hangs), `Conflict`
+//! on a duplicate insert, `Validation` on a CHECK / NOT NULL violation, `Internal` otherwise.
+
+mod error;
+mod import;
+mod mail;
+mod migrate;
+mod orderings;
+mod pool;
+mod projects;
+mod rows;
+mod sessions;
+mod tasks;
+mod team_members;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use maestro_domain::entities::{MailMessage, Ordering, Project, Session, Task, TeamMember};
+
+pub use mail::PgMailRepository;
+pub use orderings::PgOrderingRepository;
+pub use projects::PgProjectRepository;
+pub use sessions::PgSessionRepository;
+pub use tasks::PgTaskRepository;
+pub use team_members::PgTeamMemberRepository;
 
 /// Connection settings (spec §9 `[postgres]`).
 #[derive(Debug, Clone)]
@@ -111,6 +137,10 @@ pub struct PgStore {
     pub team_members: Arc<dyn maestro_domain::ports::TeamMemberRepository>,
     /// Orderings.
     pub orderings: Arc<dyn maestro_domain::ports::OrderingRepository>,
+    /// The shared pool.
+    pool: deadpool_postgres::Pool,
+    /// `PgConfig::schema`.
+    schema: Option<String>,
 }
 
 impl PgStore {
@@ -120,16 +150,27 @@ impl PgStore {
     /// # Errors
     /// `Config` for an unparsable URL or schema name.
     pub fn connect(cfg: &PgConfig) -> Result<Self, PgStoreError> {
-        let _ = cfg;
-        unimplemented!("skeleton")
+        let pool = pool::build(cfg)?;
+        Ok(Self {
+            projects: Arc::new(PgProjectRepository::new(pool.clone())),
+            tasks: Arc::new(PgTaskRepository::new(pool.clone())),
+            sessions: Arc::new(PgSessionRepository::new(pool.clone())),
+            mail: Arc::new(PgMailRepository::new(pool.clone())),
+            team_members: Arc::new(PgTeamMemberRepository::new(pool.clone())),
+            orderings: Arc::new(PgOrderingRepository::new(pool.clone())),
+            pool,
+            schema: cfg.schema.clone(),
+        })
     }
 
-    /// Applies pending migrations under an advisory lock; a no-op when up to date.
+    /// Applies pending migrations under an advisory lock; a no-op when up to date. Creates
+    /// the configured schema if it does not exist.
     ///
     /// # Errors
-    /// `Unavailable`, or `Migration` naming the failing file (its transaction is rolled back).
+    /// `Unavailable`, or `Migration` naming the failing file (its transaction is rolled back),
+    /// also when an applied file was changed (checksum mismatch).
     pub async fn migrate(&self) -> Result<MigrationReport, PgStoreError> {
-        unimplemented!("skeleton")
+        migrate::run(&self.pool, self.schema.as_deref()).await
     }
 
     /// `SELECT 1` through the pool, for `/ready`.
@@ -137,20 +178,39 @@ impl PgStore {
     /// # Errors
     /// `Unavailable` with the reason.
     pub async fn ping(&self) -> Result<(), PgStoreError> {
-        unimplemented!("skeleton")
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| match error::pool_store_err(e) {
+                PgStoreError::Db(m) => PgStoreError::Unavailable(m),
+                other => other,
+            })?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| PgStoreError::Unavailable(error::describe(&e)))?;
+        Ok(())
     }
 
-    /// Upserts everything in `data`, one transaction per entity kind.
+    /// Upserts everything in `data`, one transaction per entity kind, in the order projects,
+    /// tasks, sessions, mail, team_members (custom members and overrides), orderings.
+    /// Running it twice leaves the same rows.
     ///
     /// # Errors
     /// `Unavailable` or `Db`; the kind being imported is rolled back.
     pub async fn import(&self, data: &ImportData) -> Result<ImportCounts, PgStoreError> {
-        let _ = data;
-        unimplemented!("skeleton")
+        import::run(&self.pool, data).await
     }
 
     /// Current pool usage.
     pub fn pool_status(&self) -> PoolStatus {
-        unimplemented!("skeleton")
+        let s = self.pool.status();
+        PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
     }
 }

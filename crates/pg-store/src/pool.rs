@@ -1,0 +1,86 @@
+//! The connection pool (deadpool-postgres): bounded size, wait / create / recycle timeouts,
+//! the schema's `search_path` on every new connection, and discarding of dead connections.
+//!
+//! Recovery: `RecyclingMethod::Fast` checks `Client::is_closed()` when a connection comes
+//! back to the pool; a connection whose socket died (server restart, network cut) is closed
+//! by tokio-postgres and therefore dropped instead of reused, so the next request opens a
+//! fresh one and the server recovers by itself when the database comes back.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
+use maestro_domain::error::DomainResult;
+use tokio_postgres::NoTls;
+
+use crate::error::pool_err;
+use crate::{PgConfig, PgStoreError};
+
+/// `^[a-z_][a-z0-9_]{0,62}$`: a schema name safe to quote into `SET search_path`.
+pub(crate) fn validate_schema(name: &str) -> Result<(), PgStoreError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(PgStoreError::Config(format!(
+            "schema name {name:?} must match ^[a-z_][a-z0-9_]{{0,62}}$"
+        )))
+    }
+}
+
+/// Builds the pool from `cfg`. Makes no connection.
+pub(crate) fn build(cfg: &PgConfig) -> Result<Pool, PgStoreError> {
+    let mut pg: tokio_postgres::Config = cfg
+        .url
+        .parse()
+        .map_err(|e| PgStoreError::Config(format!("postgres url: {e}")))?;
+    if cfg.pool_size == 0 {
+        return Err(PgStoreError::Config("pool_size must be at least 1".into()));
+    }
+    let connect_timeout = nonzero(cfg.connect_timeout);
+    pg.connect_timeout(connect_timeout);
+    pg.keepalives(true);
+    pg.keepalives_idle(Duration::from_secs(30));
+    if pg.get_application_name().is_none() {
+        pg.application_name("maestro-server");
+    }
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let mut builder = Pool::builder(manager)
+        .max_size(cfg.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(nonzero(cfg.wait_timeout)))
+        .create_timeout(Some(connect_timeout))
+        .recycle_timeout(Some(connect_timeout));
+    if let Some(schema) = &cfg.schema {
+        validate_schema(schema)?;
+        let set = format!("SET search_path TO \"{schema}\"");
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            let set = set.clone();
+            Box::pin(async move { client.batch_execute(&set).await.map_err(HookError::Backend) })
+        }));
+    }
+    builder
+        .build()
+        .map_err(|e| PgStoreError::Config(format!("postgres pool: {e}")))
+}
+
+/// deadpool treats a zero timeout as "fail immediately"; keep at least 1 ms.
+fn nonzero(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
+}
+
+/// A pooled connection, or `StoreUnavailable`.
+pub(crate) async fn get(pool: &Pool) -> DomainResult<Object> {
+    pool.get().await.map_err(pool_err)
+}

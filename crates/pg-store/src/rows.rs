@@ -1,0 +1,127 @@
+//! Row mapping helpers shared by the repositories: enum columns, JSONB columns, and the
+//! generated INSERT / UPSERT statements for explicit column lists.
+//!
+//! Convention: a nullable column is an absent (or `null`) field of the JSON entity; `extra`
+//! holds the entity's unknown keys as a JSON object.
+
+use maestro_domain::entities::Extra;
+use maestro_domain::error::{DomainError, DomainResult};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_postgres::Row;
+
+use crate::error::corrupt;
+
+/// Reads a column, mapping a decode failure to `Internal` naming the table and column.
+pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    table: &str,
+    name: &str,
+) -> DomainResult<T> {
+    row.try_get(name)
+        .map_err(|e| corrupt(table, format!("column {name}: {e}")))
+}
+
+/// Parses an enum column with the enum's own `parse`.
+pub(crate) fn parse_enum<T>(
+    table: &str,
+    name: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+) -> DomainResult<T> {
+    parse(text).ok_or_else(|| corrupt(table, format!("column {name}: unknown value {text:?}")))
+}
+
+/// Parses an optional enum column.
+pub(crate) fn parse_opt_enum<T>(
+    table: &str,
+    name: &str,
+    text: Option<String>,
+    parse: fn(&str) -> Option<T>,
+) -> DomainResult<Option<T>> {
+    text.map(|t| parse_enum(table, name, &t, parse)).transpose()
+}
+
+/// Serializes a value for a JSONB column.
+pub(crate) fn to_json<T: Serialize>(what: &str, v: &T) -> DomainResult<Value> {
+    serde_json::to_value(v)
+        .map_err(|e| DomainError::internal(format!("cannot serialize {what}"), e))
+}
+
+/// Serializes an optional value for a nullable JSONB column (`None` → SQL NULL).
+pub(crate) fn to_opt_json<T: Serialize>(what: &str, v: Option<&T>) -> DomainResult<Option<Value>> {
+    v.map(|v| to_json(what, v)).transpose()
+}
+
+/// Decodes a JSONB column.
+pub(crate) fn from_json<T: DeserializeOwned>(table: &str, name: &str, v: Value) -> DomainResult<T> {
+    serde_json::from_value(v).map_err(|e| corrupt(table, format!("column {name}: {e}")))
+}
+
+/// Decodes a nullable JSONB column.
+pub(crate) fn from_opt_json<T: DeserializeOwned>(
+    table: &str,
+    name: &str,
+    v: Option<Value>,
+) -> DomainResult<Option<T>> {
+    v.map(|v| from_json(table, name, v)).transpose()
+}
+
+/// `extra` as a JSON object value.
+pub(crate) fn extra_to_json(extra: &Extra) -> Value {
+    Value::Object(extra.clone())
+}
+
+/// `extra` from its column (a non-object is treated as empty).
+pub(crate) fn extra_from_json(v: Value) -> Extra {
+    match v {
+        Value::Object(m) => m,
+        _ => Extra::new(),
+    }
+}
+
+/// `col1, col2, …`.
+pub(crate) fn col_list(cols: &[&str]) -> String {
+    cols.join(", ")
+}
+
+/// `INSERT INTO t (cols) VALUES ($1, …)`.
+pub(crate) fn insert_sql(table: &str, cols: &[&str]) -> String {
+    let params: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        col_list(cols),
+        params.join(", ")
+    )
+}
+
+/// `INSERT … ON CONFLICT (pk) DO UPDATE SET every non-key column = EXCLUDED.column`.
+pub(crate) fn upsert_sql(table: &str, cols: &[&str], pk: &[&str]) -> String {
+    let sets: Vec<String> = cols
+        .iter()
+        .filter(|c| !pk.contains(c))
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    format!(
+        "{} ON CONFLICT ({}) DO UPDATE SET {}",
+        insert_sql(table, cols),
+        pk.join(", "),
+        sets.join(", ")
+    )
+}
+
+/// `UPDATE t SET c2 = $2, … WHERE c1 = $1` (the first column is the key).
+pub(crate) fn update_sql(table: &str, cols: &[&str]) -> String {
+    let sets: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE {table} SET {} WHERE {} = $1",
+        sets.join(", "),
+        cols.first().copied().unwrap_or("id")
+    )
+}

@@ -1,0 +1,295 @@
+//! [`TeamMemberRepository`] on the `team_members` table, `PRIMARY KEY (project_id, id)`.
+//!
+//! Two kinds of rows (see `migrations/README.md`):
+//! - custom members: `override IS NULL`, every entity field in its column;
+//! - overrides of the computed default members (`tm_{projectId}_{suffix}`):
+//!   `is_default = true` and the override object in the `override` JSONB column; the other
+//!   columns keep their defaults. Overrides never show up as custom members.
+
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use maestro_domain::entities::{
+    AgentMode, AgentTool, PermissionMode, TeamMember, TeamMemberStatus,
+};
+use maestro_domain::error::{DomainError, DomainResult};
+use maestro_domain::ports::TeamMemberRepository;
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::db_err;
+use crate::pool::get;
+use crate::rows::{
+    col, col_list, extra_from_json, extra_to_json, from_opt_json, parse_enum, parse_opt_enum,
+    to_opt_json, upsert_sql,
+};
+
+const T: &str = "team_members";
+
+/// Columns of a custom member, in parameter order (`project_id`, `id` first). The upsert
+/// also clears `override`, so a row is never both.
+pub(crate) const COLS: &[&str] = &[
+    "project_id",
+    "id",
+    "name",
+    "role",
+    "identity",
+    "avatar",
+    "model",
+    "agent_tool",
+    "mode",
+    "permission_mode",
+    "skill_ids",
+    "is_default",
+    "status",
+    "capabilities",
+    "command_permissions",
+    "workflow_template_id",
+    "custom_workflow",
+    "memory",
+    "created_at",
+    "updated_at",
+    "extra",
+];
+
+static SELECT: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM {T}", col_list(COLS)));
+pub(crate) static UPSERT_CUSTOM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}, override = NULL",
+        upsert_sql(T, COLS, &["project_id", "id"])
+    )
+});
+pub(crate) const UPSERT_OVERRIDE: &str = "INSERT INTO team_members (project_id, id, is_default, override) \
+     VALUES ($1, $2, TRUE, $3) \
+     ON CONFLICT (project_id, id) DO UPDATE SET is_default = TRUE, override = EXCLUDED.override";
+
+/// Owned values of the columns that need a conversion.
+pub(crate) struct Params {
+    agent_tool: Option<&'static str>,
+    mode: Option<&'static str>,
+    permission_mode: Option<&'static str>,
+    status: &'static str,
+    capabilities: Option<Value>,
+    command_permissions: Option<Value>,
+    extra: Value,
+}
+
+impl Params {
+    pub(crate) fn new(m: &TeamMember) -> DomainResult<Self> {
+        Ok(Self {
+            agent_tool: m.agent_tool.map(AgentTool::as_str),
+            mode: m.mode.map(AgentMode::as_str),
+            permission_mode: m.permission_mode.map(PermissionMode::as_str),
+            status: m.status.as_str(),
+            capabilities: to_opt_json("capabilities", m.capabilities.as_ref())?,
+            command_permissions: to_opt_json("commandPermissions", m.command_permissions.as_ref())?,
+            extra: extra_to_json(&m.extra),
+        })
+    }
+
+    /// Parameters in [`COLS`] order.
+    pub(crate) fn refs<'a>(&'a self, m: &'a TeamMember) -> [&'a (dyn ToSql + Sync); 21] {
+        [
+            &m.project_id,
+            &m.id,
+            &m.name,
+            &m.role,
+            &m.identity,
+            &m.avatar,
+            &m.model,
+            &self.agent_tool,
+            &self.mode,
+            &self.permission_mode,
+            &m.skill_ids,
+            &m.is_default,
+            &self.status,
+            &self.capabilities,
+            &self.command_permissions,
+            &m.workflow_template_id,
+            &m.custom_workflow,
+            &m.memory,
+            &m.created_at,
+            &m.updated_at,
+            &self.extra,
+        ]
+    }
+}
+
+fn decode(row: &Row) -> DomainResult<TeamMember> {
+    let status: String = col(row, T, "status")?;
+    Ok(TeamMember {
+        id: col(row, T, "id")?,
+        project_id: col(row, T, "project_id")?,
+        name: col(row, T, "name")?,
+        role: col(row, T, "role")?,
+        identity: col(row, T, "identity")?,
+        avatar: col(row, T, "avatar")?,
+        model: col(row, T, "model")?,
+        agent_tool: parse_opt_enum(
+            T,
+            "agent_tool",
+            col(row, T, "agent_tool")?,
+            AgentTool::parse,
+        )?,
+        mode: parse_opt_enum(T, "mode", col(row, T, "mode")?, AgentMode::parse)?,
+        permission_mode: parse_opt_enum(
+            T,
+            "permission_mode",
+            col(row, T, "permission_mode")?,
+            PermissionMode::parse,
+        )?,
+        skill_ids: col(row, T, "skill_ids")?,
+        is_default: col(row, T, "is_default")?,
+        status: parse_enum(T, "status", &status, TeamMemberStatus::parse)?,
+        capabilities: from_opt_json(T, "capabilities", col(row, T, "capabilities")?)?,
+        command_permissions: from_opt_json(
+            T,
+            "command_permissions",
+            col(row, T, "command_permissions")?,
+        )?,
+        workflow_template_id: col(row, T, "workflow_template_id")?,
+        custom_workflow: col(row, T, "custom_workflow")?,
+        memory: col(row, T, "memory")?,
+        created_at: col(row, T, "created_at")?,
+        updated_at: col(row, T, "updated_at")?,
+        extra: extra_from_json(col(row, T, "extra")?),
+    })
+}
+
+/// Team members on PostgreSQL.
+#[derive(Clone)]
+pub struct PgTeamMemberRepository {
+    pool: Pool,
+}
+
+impl PgTeamMemberRepository {
+    /// A repository on `pool`.
+    pub(crate) fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl TeamMemberRepository for PgTeamMemberRepository {
+    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "{} WHERE project_id = $1 AND override IS NULL \
+                 ORDER BY created_at COLLATE \"C\", id COLLATE \"C\"",
+                *SELECT
+            ))
+            .await
+            .map_err(db_err)?;
+        let rows = client.query(&stmt, &[&project_id]).await.map_err(db_err)?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "{} WHERE project_id = $1 AND id = $2 AND override IS NULL",
+                *SELECT
+            ))
+            .await
+            .map_err(db_err)?;
+        let row = client
+            .query_opt(&stmt, &[&project_id, &id])
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(&UPSERT_CUSTOM)
+            .await
+            .map_err(db_err)?;
+        let p = Params::new(&member)?;
+        client
+            .execute(&stmt, &p.refs(&member))
+            .await
+            .map_err(db_err)?;
+        Ok(member)
+    }
+
+    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(
+                "DELETE FROM team_members WHERE project_id = $1 AND id = $2 AND override IS NULL",
+            )
+            .await
+            .map_err(db_err)?;
+        match client
+            .execute(&stmt, &[&project_id, &id])
+            .await
+            .map_err(db_err)?
+        {
+            0 => Err(DomainError::not_found("TeamMember", id)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_override(
+        &self,
+        project_id: &str,
+        default_id: &str,
+    ) -> DomainResult<Option<Map<String, Value>>> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT override FROM team_members \
+                 WHERE project_id = $1 AND id = $2 AND override IS NOT NULL",
+            )
+            .await
+            .map_err(db_err)?;
+        let row = client
+            .query_opt(&stmt, &[&project_id, &default_id])
+            .await
+            .map_err(db_err)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(Some(extra_from_json(col(&row, T, "override")?))),
+        }
+    }
+
+    async fn put_override(
+        &self,
+        project_id: &str,
+        default_id: &str,
+        value: Map<String, Value>,
+    ) -> DomainResult<()> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(UPSERT_OVERRIDE)
+            .await
+            .map_err(db_err)?;
+        let value = Value::Object(value);
+        client
+            .execute(&stmt, &[&project_id, &default_id, &value])
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_override(&self, project_id: &str, default_id: &str) -> DomainResult<()> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(
+                "DELETE FROM team_members \
+                 WHERE project_id = $1 AND id = $2 AND override IS NOT NULL",
+            )
+            .await
+            .map_err(db_err)?;
+        client
+            .execute(&stmt, &[&project_id, &default_id])
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
