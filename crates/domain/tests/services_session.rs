@@ -1083,6 +1083,44 @@ async fn prompt_emits_push_then_timeline_with_preview() {
 // ------------------------------------------------------------------------------ enrichment
 
 #[tokio::test]
+async fn list_looks_each_member_up_once() {
+    let h = harness();
+    let p = h.project("p").await;
+    let worker = format!("tm_{}_simple_worker", p.id);
+    for _ in 0..20 {
+        h.session_with(CreateSession {
+            project_id: Some(p.id.clone()),
+            metadata: Some(json!({ "teamMemberIds": [worker, "tm_unknown"] })),
+            ..CreateSession::default()
+        })
+        .await;
+    }
+    let before = h.team_members.reads();
+    let all = h
+        .app
+        .sessions
+        .list(&SessionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
+    assert!(all.iter().all(|s| {
+        s.team_member_snapshots
+            .as_ref()
+            .is_some_and(|v| v.len() == 1)
+    }));
+    let per_list = h.team_members.reads() - before;
+    // One lookup of each of the two ids, however many sessions name them.
+    let before = h.team_members.reads();
+    h.app.sessions.get(&all[0].id).await.unwrap();
+    let per_get = h.team_members.reads() - before;
+    assert!(per_get > 0, "a get looks the members up");
+    assert_eq!(
+        per_list, per_get,
+        "the list looked members up once, not per session"
+    );
+}
+
+#[tokio::test]
 async fn reads_enrich_snapshots_from_metadata() {
     let h = harness();
     let p = h.project("p").await;

@@ -14,6 +14,10 @@ use crate::entities::{
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, names};
 
+/// Team-member snapshots looked up while enriching one response, by `(projectId, memberId)`;
+/// `None` records a member that does not exist.
+type SnapshotCache = std::collections::HashMap<(String, String), Option<TeamMemberSnapshot>>;
+
 /// Input of `createSession` (ref §3.3.1, §4.4 POST /api/sessions).
 #[derive(Debug, Clone, Default)]
 pub struct CreateSession {
@@ -187,21 +191,24 @@ impl SessionService {
     /// The session with team-member snapshot enrichment (ref §4.4). `NotFound` if missing.
     pub async fn get(&self, id: &str) -> DomainResult<Session> {
         let s = self.get_raw(id).await?;
-        Ok(self.enrich(s).await)
+        Ok(self.enrich(s, &mut SnapshotCache::new()).await)
     }
 
-    /// Sessions passing `filter`, oldest first, enriched.
+    /// Sessions passing `filter`, oldest first, enriched. Each team member is looked up
+    /// once per call, however many sessions name it.
     pub async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
         let sessions = self.ctx.ports.sessions.list(filter).await?;
         let mut out = Vec::with_capacity(sessions.len());
+        let mut cache = SnapshotCache::new();
         for s in sessions {
-            out.push(self.enrich(s).await);
+            out.push(self.enrich(s, &mut cache).await);
         }
         Ok(out)
     }
 
-    /// Snapshot enrichment (ref §4.4): a read-time view, not written back.
-    async fn enrich(&self, mut s: Session) -> Session {
+    /// Snapshot enrichment (ref §4.4): a read-time view, not written back. `cache` holds
+    /// the snapshots (or their absence) already looked up by this request.
+    async fn enrich(&self, mut s: Session, cache: &mut SnapshotCache) -> Session {
         let has_snapshots = s
             .team_member_snapshots
             .as_ref()
@@ -225,9 +232,19 @@ impl SessionService {
         };
         let mut snaps = Vec::new();
         for id in &ids {
-            if let Ok(Some(m)) = self.team().find(&s.project_id, id).await {
-                snaps.push(m.snapshot());
-            }
+            let key = (s.project_id.clone(), id.clone());
+            let snap = match cache.get(&key) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let found = match self.team().find(&s.project_id, id).await {
+                        Ok(Some(m)) => Some(m.snapshot()),
+                        _ => None,
+                    };
+                    cache.insert(key, found.clone());
+                    found
+                }
+            };
+            snaps.extend(snap);
         }
         if !snaps.is_empty() {
             s.set_team_members(&ids, &snaps);

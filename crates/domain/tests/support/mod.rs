@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use maestro_domain::entities::{MailFilter, MailMessage, Project, Session, Task};
+use maestro_domain::entities::{MailFilter, MailMessage, Project, Session, Task, TeamMember};
 use maestro_domain::events::{Event, EventBus, EventSubscription};
 use maestro_domain::ids::{ManualClock, SequentialIdGenerator};
 use maestro_domain::memory::{
@@ -18,7 +18,7 @@ use maestro_domain::memory::{
     MemoryTeamMemberRepository, ReplayConfig,
 };
 use maestro_domain::ports::{
-    GeneratedManifest, MailRepository, ManifestGenerator, ManifestRequest,
+    GeneratedManifest, MailRepository, ManifestGenerator, ManifestRequest, TeamMemberRepository,
 };
 use maestro_domain::services::{CreateProject, CreateSession, CreateTask};
 use maestro_domain::{App, AppConfig, DomainError, DomainResult, Ports};
@@ -123,6 +123,55 @@ impl MailRepository for YieldingMail {
     }
 }
 
+/// A [`TeamMemberRepository`] over [`MemoryTeamMemberRepository`] that counts reads, so
+/// tests can check how often a request looks members up.
+#[derive(Default)]
+pub struct CountingTeamMembers {
+    inner: MemoryTeamMemberRepository,
+    reads: AtomicU64,
+}
+
+impl CountingTeamMembers {
+    /// Reads (`list_custom`, `get_custom`, `get_override`) so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+type Overrides = serde_json::Map<String, Value>;
+
+#[async_trait]
+impl TeamMemberRepository for CountingTeamMembers {
+    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
+        self.count();
+        self.inner.list_custom(project_id).await
+    }
+    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+        self.count();
+        self.inner.get_custom(project_id, id).await
+    }
+    async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
+        self.inner.put_custom(member).await
+    }
+    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
+        self.inner.delete_custom(project_id, id).await
+    }
+    async fn get_override(&self, project_id: &str, id: &str) -> DomainResult<Option<Overrides>> {
+        self.count();
+        self.inner.get_override(project_id, id).await
+    }
+    async fn put_override(&self, project_id: &str, id: &str, value: Overrides) -> DomainResult<()> {
+        self.inner.put_override(project_id, id, value).await
+    }
+    async fn delete_override(&self, project_id: &str, id: &str) -> DomainResult<()> {
+        self.inner.delete_override(project_id, id).await
+    }
+}
+
 /// An [`App`] over in-memory adapters, with handles on the pieces tests poke at.
 pub struct Harness {
     pub app: App,
@@ -133,7 +182,7 @@ pub struct Harness {
     pub tasks: Arc<MemoryTaskRepository>,
     pub sessions: Arc<MemorySessionRepository>,
     pub mail: Arc<YieldingMail>,
-    pub team_members: Arc<MemoryTeamMemberRepository>,
+    pub team_members: Arc<CountingTeamMembers>,
     pub orderings: Arc<MemoryOrderingRepository>,
     pub modals: Arc<MemoryModalStore>,
 }
@@ -167,7 +216,7 @@ pub fn harness_with(config: AppConfig, replay: ReplayConfig) -> Harness {
         inner: MemoryMailRepository::default(),
         inbox_yields: AtomicU64::new(0),
     });
-    let team_members = Arc::new(MemoryTeamMemberRepository::default());
+    let team_members = Arc::new(CountingTeamMembers::default());
     let orderings = Arc::new(MemoryOrderingRepository::default());
     let modals = Arc::new(MemoryModalStore::default());
     let ports = Ports {
