@@ -4,6 +4,10 @@
 //! the figures with the TypeScript server and the targets of the performance issue.
 //!
 //! `--quick`: 2 s windows instead of 10 s, 200 fan-out events instead of 1,000, one start-up.
+//! `--backend postgres` (`--postgres-url URL`, default `$MAESTRO_TEST_DATABASE_URL` or
+//! `postgres://postgres@127.0.0.1:5432/test`): the same workloads with the PostgreSQL store.
+//! Each dataset is imported with `maestro-server import-fs` into its own schema
+//! (`maestro_bench_<pid>_a|b`, dropped at the end with `psql`); the import time is reported.
 //! `--out FILE`: also write the report there. `--no-build`: use `target/release/maestro-server`
 //! as it is (and this xtask binary as it is).
 //!
@@ -53,6 +57,14 @@ struct Opts {
     quick: bool,
     out: Option<PathBuf>,
     build: bool,
+    /// `Some(url)` for the PostgreSQL store.
+    postgres: Option<String>,
+}
+
+/// Default PostgreSQL for `--backend postgres`.
+fn default_postgres_url() -> String {
+    std::env::var("MAESTRO_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 impl Opts {
@@ -61,19 +73,34 @@ impl Opts {
             quick: false,
             out: None,
             build: true,
+            postgres: None,
         };
+        let mut backend = "fs".to_owned();
+        let mut url = None;
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
                 "--quick" => o.quick = true,
                 "--no-build" => o.build = false,
                 "--out" => o.out = Some(it.next().context("--out needs a file")?.into()),
+                "--backend" => backend = it.next().context("--backend needs fs|postgres")?.clone(),
+                "--postgres-url" => {
+                    url = Some(it.next().context("--postgres-url needs a URL")?.clone())
+                }
                 "-h" | "--help" => {
-                    println!("usage: cargo xtask bench [--quick] [--out FILE] [--no-build]");
+                    println!(
+                        "usage: cargo xtask bench [--quick] [--out FILE] [--no-build] \
+                         [--backend fs|postgres] [--postgres-url URL]"
+                    );
                     std::process::exit(0);
                 }
                 other => bail!("unknown bench option `{other}` (try --help)"),
             }
+        }
+        match backend.as_str() {
+            "fs" => anyhow::ensure!(url.is_none(), "--postgres-url needs --backend postgres"),
+            "postgres" => o.postgres = Some(url.unwrap_or_else(default_postgres_url)),
+            other => bail!("unknown backend `{other}` (fs or postgres)"),
         }
         Ok(o)
     }
@@ -168,6 +195,45 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         tmp.path().display()
     ));
 
+    let mut schemas = Schemas::default();
+    let (a_env, b_env) = match &opts.postgres {
+        None => (Vec::new(), Vec::new()),
+        Some(url) => {
+            schemas.url = url.clone();
+            let pid = std::process::id();
+            let mut envs = Vec::new();
+            for (name, data, home, ds) in [("a", &a_data, &a_home, &a), ("b", &b_data, &b_home, &b)]
+            {
+                let schema = format!("maestro_bench_{pid}_{name}");
+                schemas.names.push(schema.clone());
+                let env = postgres_env(url, &schema);
+                let t = Instant::now();
+                let out = import_fs(&bin, data, home, &env)?;
+                rep.note(format!(
+                    "PostgreSQL: dataset {} ({} tasks) imported with `maestro-server import-fs` into schema {schema} in {:.2} s: {}.",
+                    name.to_uppercase(),
+                    ds.task_ids.len(),
+                    t.elapsed().as_secs_f64(),
+                    out.trim().replace('\n', "; ")
+                ));
+                envs.push(env);
+            }
+            let b_env = envs.pop().unwrap_or_default();
+            let a_env = envs.pop().unwrap_or_default();
+            (a_env, b_env)
+        }
+    };
+    rep.note(format!(
+        "Store: {}.",
+        match &opts.postgres {
+            None => "filesystem (default)".to_owned(),
+            Some(url) => format!(
+                "PostgreSQL at {} (store.backend = \"postgres\")",
+                redact(url)
+            ),
+        }
+    ));
+
     if !server::wait_quiet(QUIET_WAIT)? {
         rep.note("Start-up: the machine did not get quiet before it.".to_owned());
     }
@@ -177,6 +243,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &Dirs {
             data: &b_data,
             home: &b_home,
+            env: &b_env,
         },
         if opts.quick { 1 } else { 3 },
         &mut rep,
@@ -190,6 +257,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &Dirs {
             data: &a_data,
             home: &a_home,
+            env: &a_env,
         },
         &a,
         &opts,
@@ -203,6 +271,83 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         eprintln!("bench: report written to {}", out.display());
     }
     Ok(())
+}
+
+/// The benchmark's PostgreSQL schemas; dropped (with `psql`) when this goes out of scope.
+#[derive(Default)]
+struct Schemas {
+    url: String,
+    names: Vec<String>,
+}
+
+impl Drop for Schemas {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let status = std::process::Command::new("psql")
+                .args([
+                    self.url.as_str(),
+                    "-q",
+                    "-c",
+                    &format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"),
+                ])
+                .stdout(Stdio::null())
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                eprintln!("bench: could not drop schema {name}; drop it by hand");
+            }
+        }
+    }
+}
+
+/// The server variables that select the PostgreSQL store in `schema`.
+fn postgres_env(url: &str, schema: &str) -> Vec<(String, String)> {
+    vec![
+        ("MAESTRO_STORE__BACKEND".to_owned(), "postgres".to_owned()),
+        ("MAESTRO_POSTGRES__URL".to_owned(), url.to_owned()),
+        ("MAESTRO_POSTGRES__SCHEMA".to_owned(), schema.to_owned()),
+    ]
+}
+
+/// `maestro-server import-fs --data-dir <data>` with `env`; returns its stdout.
+fn import_fs(
+    bin: &Path,
+    data: &Path,
+    home: &Path,
+    env: &[(String, String)],
+) -> anyhow::Result<String> {
+    let out = std::process::Command::new(bin)
+        .arg("import-fs")
+        .arg("--data-dir")
+        .arg(data)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("LOG_LEVEL", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .with_context(|| format!("running {} import-fs", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "import-fs failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `url` without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:<redacted>{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn workspace_root() -> PathBuf {

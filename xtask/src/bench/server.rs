@@ -34,6 +34,8 @@ pub struct Dirs<'a> {
     pub data: &'a Path,
     /// `HOME` (and `SESSION_DIR` below it).
     pub home: &'a Path,
+    /// Extra server variables (the PostgreSQL store selection), applied last.
+    pub env: &'a [(String, String)],
 }
 
 /// A free loopback port (bound then released; the tiny race is acceptable for a benchmark).
@@ -70,6 +72,7 @@ impl Server {
                 cmd.env(k, v);
             }
         }
+        cmd.envs(dirs.env.iter().map(|(k, v)| (k, v)));
         let spawned = Instant::now();
         let mut child = cmd
             .spawn()
