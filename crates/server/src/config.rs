@@ -475,9 +475,7 @@ impl Config {
         {
             return Err(ConfigError::Rule {
                 key: "postgres.schema",
-                message: format!(
-                    "{schema:?} is not a plain SQL identifier (letters, digits, '_', at most 63, not starting with a digit)"
-                ),
+                message: format!("{schema:?} must match ^[a-z_][a-z0-9_]{{0,62}}$"),
             });
         }
         Ok(())
@@ -502,13 +500,14 @@ impl Config {
     }
 }
 
-/// `[A-Za-z_][A-Za-z0-9_]{0,62}`: a schema name that needs no quoting.
+/// `[a-z_][a-z0-9_]{0,62}`: a schema name that needs no quoting (what the PostgreSQL
+/// store accepts).
 fn is_sql_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && s.len() <= 63
 }
 
@@ -744,6 +743,7 @@ mod tests {
                 "postgres.wait_timeout_ms",
             ),
             (&[("MAESTRO_POSTGRES__SCHEMA", "a;drop")], "postgres.schema"),
+            (&[("MAESTRO_POSTGRES__SCHEMA", "Upper")], "postgres.schema"),
         ];
         for (pairs, key) in cases {
             let err = Config::load(None, &env(pairs)).expect_err("refused");

@@ -1,12 +1,15 @@
 //! End-to-end: the real binary, driven with the requests the `maestro` CLI sends (see
 //! `../shared/spec` and the CLI notes), a WebSocket watcher like `maestro session watch`, spawn
-//! through a fake `maestro manifest generate`, and graceful shutdown.
+//! through a fake `maestro manifest generate`, and graceful shutdown. Each flow runs on the
+//! filesystem store and on PostgreSQL (skipped without `MAESTRO_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
+use common::pg::TestDb;
 use common::{ServerProc, client, create, fake_cli, send};
 use futures::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -33,22 +36,69 @@ async fn next_event(ws: &mut Ws) -> Value {
     }
 }
 
+/// The store a flow runs on.
+enum Backend {
+    /// The data directory.
+    Fs,
+    /// PostgreSQL, on a schema of the test's own (dropped after).
+    Postgres(TestDb),
+}
+
+impl Backend {
+    /// PostgreSQL, or `None` (skip, reason printed) without a test database.
+    fn postgres() -> Option<Self> {
+        TestDb::new().map(Self::Postgres)
+    }
+
+    /// `env` plus the variables selecting this backend.
+    fn env(&self, env: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut all = env.to_vec();
+        if let Self::Postgres(db) = self {
+            all.extend(db.env());
+        }
+        all
+    }
+}
+
 #[tokio::test]
 async fn cli_flow_watch_spawn_and_shutdown() {
+    cli_flow(Backend::Fs).await;
+}
+
+#[tokio::test]
+async fn cli_flow_watch_spawn_and_shutdown_postgres() {
+    if let Some(backend) = Backend::postgres() {
+        cli_flow(backend).await;
+    }
+}
+
+#[tokio::test]
+async fn spawn_failures_mark_the_session_failed() {
+    spawn_failures(Backend::Fs).await;
+}
+
+#[tokio::test]
+async fn spawn_failures_mark_the_session_failed_postgres() {
+    if let Some(backend) = Backend::postgres() {
+        spawn_failures(backend).await;
+    }
+}
+
+async fn cli_flow(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let log = tmp.path().join("fake-cli.log");
     let mut server = ServerProc::start(
         &data,
         tmp.path(),
-        &[
+        &backend.env(&[
             (
                 "MAESTRO_CLI_PATH",
                 fake_cli().to_string_lossy().into_owned(),
             ),
             ("FAKE_MAESTRO_LOG", log.to_string_lossy().into_owned()),
             ("ANTHROPIC_API_KEY", "sk-test".into()),
-        ],
+        ]),
     );
     let url_file = std::fs::read_to_string(data.join("server-url")).unwrap();
     assert_eq!(
@@ -151,13 +201,23 @@ async fn cli_flow_watch_spawn_and_shutdown() {
     assert!(seen.contains(&"task:updated".to_owned()), "{seen:?}");
     assert!(seen.contains(&"session:updated".to_owned()), "{seen:?}");
 
-    // Spawn a worker from this session (maestro session spawn --task t).
+    // maestro team-member create "Ada" --role dev --avatar A
+    let tm = create(
+        &c,
+        &server,
+        "/api/team-members",
+        json!({ "projectId": p, "name": "Ada", "role": "dev", "avatar": "A", "model": "opus" }),
+    )
+    .await;
+
+    // Spawn a worker from this session (maestro session spawn --task t --team-member-id tm).
     let (st, spawned) = send(
         &c,
         Method::POST,
         &server.url("/api/sessions/spawn"),
         Some(json!({
             "projectId": p, "taskIds": [t], "mode": "execute", "spawnSource": "session", "sessionId": s,
+            "teamMemberId": tm,
             "skills": ["maestro-worker"], "sessionName": "Worker: Build it",
             "context": { "reason": "Execute task: Build it" },
             "initialDirective": { "subject": "Go", "message": "Start now", "fromSessionId": s }
@@ -174,6 +234,12 @@ async fn cli_flow_watch_spawn_and_shutdown() {
         manifest["tasks"][0]["id"],
         json!(t),
         "the CLI read the task from DATA_DIR"
+    );
+    assert_eq!(manifest["context"]["project"]["name"], "demo");
+    assert_eq!(
+        manifest["teamMembers"],
+        json!([{ "id": tm, "name": "Ada" }]),
+        "the CLI read the team member from DATA_DIR"
     );
     assert_eq!(spawned["session"]["parentSessionId"], json!(s));
     assert_eq!(
@@ -208,7 +274,17 @@ async fn cli_flow_watch_spawn_and_shutdown() {
         ]
     );
     assert_eq!(call["env"]["MAESTRO_COORDINATOR_SESSION_ID"], json!(s));
-    assert_eq!(call["env"]["DATA_DIR"], json!(data.to_string_lossy()));
+    let cli_data_dir = Path::new(call["env"]["DATA_DIR"].as_str().unwrap());
+    match backend {
+        Backend::Fs => assert_eq!(cli_data_dir, data, "the CLI reads the data directory"),
+        Backend::Postgres(_) => {
+            assert_ne!(cli_data_dir, data, "a per-spawn directory");
+            assert!(
+                !cli_data_dir.exists(),
+                "the per-spawn directory is removed after the CLI ran"
+            );
+        }
+    }
     let directive: Value =
         serde_json::from_str(call["env"]["MAESTRO_INITIAL_DIRECTIVE"].as_str().unwrap()).unwrap();
     assert_eq!(directive["fromSessionId"], json!(s));
@@ -254,20 +330,19 @@ async fn cli_flow_watch_spawn_and_shutdown() {
     assert!(closed.is_ok(), "the socket closed on shutdown");
 }
 
-#[tokio::test]
-async fn spawn_failures_mark_the_session_failed() {
+async fn spawn_failures(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = ServerProc::start(
         &data,
         tmp.path(),
-        &[
+        &backend.env(&[
             (
                 "MAESTRO_CLI_PATH",
                 fake_cli().to_string_lossy().into_owned(),
             ),
             ("FAKE_MAESTRO_MODE", "exit1".into()),
-        ],
+        ]),
     );
     let c = client();
     let p = create(&c, &server, "/api/projects", json!({ "name": "demo" })).await;
@@ -310,7 +385,7 @@ async fn spawn_failures_mark_the_session_failed() {
     let server = ServerProc::start(
         &data2,
         tmp.path(),
-        &[("MAESTRO_CLI_PATH", "/nonexistent/maestro".into())],
+        &backend.env(&[("MAESTRO_CLI_PATH", "/nonexistent/maestro".into())]),
     );
     let p = create(&c, &server, "/api/projects", json!({ "name": "demo" })).await;
     let (_, task) = send(

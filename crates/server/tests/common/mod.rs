@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod pg;
+pub mod proxy;
+
 pub struct ServerProc {
     pub child: Child,
     pub addr: String,
