@@ -56,3 +56,55 @@ fn invalid_configuration_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("port"));
 }
+
+#[test]
+fn postgres_switches_show_in_config_with_the_password_redacted() {
+    let out = run(
+        &["config"],
+        &[
+            ("SUPABASE_ENABLED", "true"),
+            (
+                "SUPABASE_DB_URL",
+                "postgresql://postgres:s3cret@db.example.supabase.co:5432/postgres",
+            ),
+            ("MAESTRO_POSTGRES__SCHEMA", "maestro"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("backend = \"postgres\""), "{text}");
+    assert!(
+        text.contains("postgresql://postgres:<redacted>@db.example.supabase.co:5432/postgres"),
+        "{text}"
+    );
+    assert!(text.contains("schema = \"maestro\""), "{text}");
+    assert!(text.contains("migrate_on_start = true"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
+#[test]
+fn postgres_backend_without_url_names_the_key() {
+    for env in [
+        [("DATABASE_TYPE", "postgres")],
+        [("SUPABASE_ENABLED", "true")],
+    ] {
+        let out = run(&[], &env);
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("postgres.url"), "{env:?}: {err}");
+    }
+    // Rolling back to the filesystem needs nothing else: the url may stay.
+    let out = run(
+        &["config"],
+        &[
+            ("DATABASE_TYPE", "filesystem"),
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+        ],
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("backend = \"fs\""));
+}
