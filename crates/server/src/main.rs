@@ -88,18 +88,21 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = match command {
-        Command::Migrate => runtime.block_on(migrate(&cfg)),
+    let (result, serving) = match command {
+        Command::Migrate => (runtime.block_on(migrate(&cfg)), false),
         Command::ImportFs { data_dir } => {
             let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
-            runtime.block_on(import_fs(&cfg, &dir))
+            (runtime.block_on(import_fs(&cfg, &dir)), false)
         }
-        Command::Serve | Command::Config => runtime.block_on(serve(cfg, env)),
+        Command::Serve | Command::Config => (runtime.block_on(serve(cfg, env)), true),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = ?e, "maestro-server failed");
+            // The one-shot commands report on stderr only; the server also logs it.
+            if serving {
+                tracing::error!(error = ?e, "maestro-server failed");
+            }
             eprintln!("maestro-server: {e:#}");
             std::process::ExitCode::FAILURE
         }

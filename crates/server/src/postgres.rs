@@ -64,7 +64,7 @@ pub async fn migrate(cfg: &Config, store: &PgStore) -> anyhow::Result<MigrationR
     let schema = cfg.postgres.schema.as_deref().unwrap_or("public");
     store.migrate().await.with_context(|| {
         format!(
-            "applying migrations to {} (schema {schema})",
+            "applying migrations (postgres.url = {}, schema {schema})",
             shown_url(cfg)
         )
     })

@@ -185,6 +185,7 @@ async fn unreachable_database_at_start_up() {
     let (code, _, err) = run(&[], &env);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("postgres.migrate_on_start"), "{err}");
+    assert!(err.contains("postgres.url"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 
     // serve without migrate_on_start: starts, and /ready names the store.
