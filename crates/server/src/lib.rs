@@ -33,6 +33,7 @@ pub mod config;
 pub mod import;
 pub mod manifest_cli;
 pub mod modals;
+pub mod pool_metrics;
 pub mod postgres;
 pub mod spawn_data;
 
@@ -311,6 +312,12 @@ impl Server {
             },
         );
         let mut router = maestro_http_api::router(api);
+        if let Store::Postgres(pg) = &store {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                pg.clone(),
+                pool_metrics::layer,
+            ));
+        }
         if let Some(hub) = &hub {
             router = router.layer(axum::middleware::from_fn_with_state(
                 hub.clone(),

@@ -62,6 +62,19 @@ async fn an_outage_gives_503_quickly_and_the_server_recovers_without_restart() {
 
     let body = wait_ready(&c, &server, 200, Duration::from_secs(10)).await;
     assert_eq!(body["checks"]["store"]["ok"], true, "{body}");
+    let metrics = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("maestro_pg_pool_connections{state=\"max\"} 4\n"),
+        "{metrics}"
+    );
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
     let p = create(&c, &server, "/api/projects", json!({ "name": "demo" })).await;
     let t = create(
         &c,
