@@ -2,10 +2,12 @@
 //! [`PgStoreError`] (store operations), in one place.
 //!
 //! Rules (spec §6.3, port docs in `maestro_domain::ports`):
-//! - pool timeouts, connection errors, closed connections, I/O errors, and the server
-//!   refusing work (SQLSTATE class 08, 57P01–57P03, 53300) → `StoreUnavailable`;
+//! - any failure to obtain a pooled connection (wait timeout, connect error, authentication),
+//!   closed connections, I/O errors, and the server refusing work (SQLSTATE class 08,
+//!   57P01–57P03, 53300) → `StoreUnavailable`;
 //! - unique violation (23505) → `Conflict`;
-//! - check / not-null violation (23514, 23502) → `Validation`;
+//! - check / not-null violation (23514, 23502) and text the database cannot store (NUL
+//!   bytes: 22021, 22P05) → `Validation`;
 //! - everything else → `Internal` (the cause is kept for the log).
 
 use deadpool_postgres::PoolError;
@@ -56,7 +58,10 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> DomainError {
                 .unwrap_or_else(|| e.to_string()),
         ),
         Some(code)
-            if *code == SqlState::CHECK_VIOLATION || *code == SqlState::NOT_NULL_VIOLATION =>
+            if *code == SqlState::CHECK_VIOLATION
+                || *code == SqlState::NOT_NULL_VIOLATION
+                || *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                || *code == SqlState::UNTRANSLATABLE_CHARACTER =>
         {
             DomainError::validation(
                 e.as_db_error()
@@ -68,13 +73,13 @@ pub(crate) fn db_err(e: tokio_postgres::Error) -> DomainError {
     }
 }
 
-/// Maps a failure to obtain a pooled connection to the domain contract.
+/// Maps a failure to obtain a pooled connection to the domain contract: whatever prevents
+/// getting a connection (wait timeout, refused / reset / timed-out connect, authentication
+/// or unknown database, a failing `search_path` hook, a closed pool) makes the store
+/// unavailable.
 pub(crate) fn pool_err(e: PoolError) -> DomainError {
     match e {
         PoolError::NoRuntimeSpecified => DomainError::internal_msg(format!("postgres pool: {e}")),
-        PoolError::Backend(inner) if !is_unavailable(&inner) => {
-            DomainError::internal("postgres connection setup failed", inner)
-        }
         other => DomainError::StoreUnavailable(pool_message(&other)),
     }
 }

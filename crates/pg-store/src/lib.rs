@@ -178,14 +178,7 @@ impl PgStore {
     /// # Errors
     /// `Unavailable` with the reason.
     pub async fn ping(&self) -> Result<(), PgStoreError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| match error::pool_store_err(e) {
-                PgStoreError::Db(m) => PgStoreError::Unavailable(m),
-                other => other,
-            })?;
+        let client = self.pool.get().await.map_err(error::pool_store_err)?;
         client
             .simple_query("SELECT 1")
             .await

@@ -211,8 +211,7 @@ impl MailRepository for PgMailRepository {
             "UPDATE {T} SET read_at = $2 WHERE id = ANY($1) AND read_at IS NULL RETURNING {}",
             col_list(COLS)
         );
-        let ids_vec: Vec<String> = ids.to_vec();
-        let mut updated = self.query(&sql, &[&ids_vec, &at]).await?;
+        let mut updated = self.query(&sql, &[&ids, &at]).await?;
         // Return them in the order the ids were given (the in-memory reference's order).
         updated.sort_by_key(|m| ids.iter().position(|id| *id == m.id).unwrap_or(usize::MAX));
         Ok(updated)

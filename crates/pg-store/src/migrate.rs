@@ -165,3 +165,28 @@ async fn checksum_of(client: &Object, sql: &str) -> Result<String, PgStoreError>
         .map_err(db_store_err)?;
     row.try_get(0).map_err(db_store_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_numbered_in_order_and_match_file_names() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(Ok(m.version), i32::try_from(i + 1), "{}", m.name);
+            assert!(
+                m.name.starts_with(&format!("{:04}_", m.version)),
+                "{}",
+                m.name
+            );
+            assert!(m.name.ends_with(".sql"));
+            assert!(!m.sql.trim().is_empty());
+        }
+    }
+
+    #[test]
+    fn lock_keys_are_stable_and_per_schema() {
+        assert_eq!(lock_key("public"), lock_key("public"));
+        assert_ne!(lock_key("public"), lock_key("mt_1"));
+    }
+}

@@ -44,8 +44,14 @@ pub(crate) fn build(cfg: &PgConfig) -> Result<Pool, PgStoreError> {
     }
     let connect_timeout = nonzero(cfg.connect_timeout);
     pg.connect_timeout(connect_timeout);
+    // A peer that vanished without closing the socket (host down, network cut) is detected
+    // by TCP within ~25 s (keepalives) or 15 s of unacknowledged writes, instead of the
+    // system defaults (hours), so such a connection fails and is replaced.
     pg.keepalives(true);
-    pg.keepalives_idle(Duration::from_secs(30));
+    pg.keepalives_idle(Duration::from_secs(10));
+    pg.keepalives_interval(Duration::from_secs(5));
+    pg.keepalives_retries(3);
+    pg.tcp_user_timeout(Duration::from_secs(15));
     if pg.get_application_name().is_none() {
         pg.application_name("maestro-server");
     }
@@ -83,4 +89,39 @@ fn nonzero(d: Duration) -> Duration {
 /// A pooled connection, or `StoreUnavailable`.
 pub(crate) async fn get(pool: &Pool) -> DomainResult<Object> {
     pool.get().await.map_err(pool_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for ok in ["public", "mt_0123abcd", "_x", &"a".repeat(63)] {
+            assert!(validate_schema(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1abc", "Upper", "a-b", "a\"b", "a b", &"a".repeat(64)] {
+            assert!(validate_schema(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_config_is_rejected_without_connecting() {
+        let cfg = |url: &str, size: usize| PgConfig {
+            url: url.to_owned(),
+            pool_size: size,
+            wait_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            schema: None,
+        };
+        assert!(matches!(
+            build(&cfg("postgres://u@h/db", 0)),
+            Err(PgStoreError::Config(_))
+        ));
+        assert!(matches!(
+            build(&cfg("postgres://u@h:notaport/db", 1)),
+            Err(PgStoreError::Config(_))
+        ));
+        assert!(build(&cfg("postgres://u@h/db", 1)).is_ok());
+    }
 }

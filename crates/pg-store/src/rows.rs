@@ -125,3 +125,26 @@ pub(crate) fn update_sql(table: &str, cols: &[&str]) -> String {
         cols.first().copied().unwrap_or("id")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_statements() {
+        let cols = ["id", "a", "b"];
+        assert_eq!(
+            insert_sql("t", &cols),
+            "INSERT INTO t (id, a, b) VALUES ($1, $2, $3)"
+        );
+        assert_eq!(
+            upsert_sql("t", &cols, &["id"]),
+            "INSERT INTO t (id, a, b) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET a = EXCLUDED.a, b = EXCLUDED.b"
+        );
+        assert_eq!(
+            update_sql("t", &cols),
+            "UPDATE t SET a = $2, b = $3 WHERE id = $1"
+        );
+    }
+}

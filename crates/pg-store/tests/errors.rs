@@ -160,3 +160,24 @@ async fn killed_connections_are_replaced() {
     assert!(store.tasks.get("task_1").await.unwrap().is_some());
     store.ping().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_postgres_cannot_store_is_a_validation_error() {
+    let Some(url) = database_url() else { return };
+    let schema = TestSchema::new(&url);
+    let store = schema.migrated_store(1).await;
+    let mut t = fixtures::task("task_nul", "p1", T0);
+    t.title = "a\0b".into();
+    match store.tasks.insert(t).await {
+        Err(DomainError::Validation { .. }) => {}
+        other => panic!("expected Validation, got {other:?}"),
+    }
+    let mut t = fixtures::task("task_nul_json", "p1", T0);
+    t.extra.insert("k".into(), serde_json::json!("a\u{0}b"));
+    match store.tasks.insert(t).await {
+        Err(DomainError::Validation { .. }) => {}
+        other => panic!("expected Validation, got {other:?}"),
+    }
+    // The connection is still usable afterwards.
+    assert!(store.tasks.get("task_nul").await.unwrap().is_none());
+}
