@@ -82,6 +82,16 @@ impl RunDataDir {
 
 const NOT_FOUND: &str = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
 
+#[async_trait]
+impl ManifestGenerator for CliManifestGenerator {
+    async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
+        let data_dir = self.prepare_data_dir(req).await?;
+        let result = self.run(req, data_dir.path()).await;
+        data_dir.close().await;
+        result
+    }
+}
+
 impl CliManifestGenerator {
     fn args(&self, req: &ManifestRequest, output: &str) -> Vec<String> {
         let mut args: Vec<String> = vec![
@@ -118,19 +128,7 @@ impl CliManifestGenerator {
         }
         args
     }
-}
 
-#[async_trait]
-impl ManifestGenerator for CliManifestGenerator {
-    async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
-        let data_dir = self.prepare_data_dir(req).await?;
-        let result = self.run(req, data_dir.path()).await;
-        data_dir.close().await;
-        result
-    }
-}
-
-impl CliManifestGenerator {
     /// Makes `DATA_DIR` current for `req`: flushes the filesystem store, or writes the
     /// request's records into a fresh scratch directory.
     async fn prepare_data_dir(&self, req: &ManifestRequest) -> Result<RunDataDir, String> {

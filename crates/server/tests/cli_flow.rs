@@ -88,6 +88,7 @@ async fn cli_flow(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let log = tmp.path().join("fake-cli.log");
+    let scratch = tmp.path().join("scratch");
     let mut server = ServerProc::start(
         &data,
         tmp.path(),
@@ -98,6 +99,7 @@ async fn cli_flow(backend: Backend) {
             ),
             ("FAKE_MAESTRO_LOG", log.to_string_lossy().into_owned()),
             ("ANTHROPIC_API_KEY", "sk-test".into()),
+            ("TMPDIR", scratch.to_string_lossy().into_owned()),
         ]),
     );
     let url_file = std::fs::read_to_string(data.join("server-url")).unwrap();
@@ -278,7 +280,11 @@ async fn cli_flow(backend: Backend) {
     match backend {
         Backend::Fs => assert_eq!(cli_data_dir, data, "the CLI reads the data directory"),
         Backend::Postgres(_) => {
-            assert_ne!(cli_data_dir, data, "a per-spawn directory");
+            assert!(
+                cli_data_dir.starts_with(&scratch),
+                "a per-spawn directory in the temp dir: {}",
+                cli_data_dir.display()
+            );
             assert!(
                 !cli_data_dir.exists(),
                 "the per-spawn directory is removed after the CLI ran"
@@ -333,6 +339,9 @@ async fn cli_flow(backend: Backend) {
 async fn spawn_failures(backend: Backend) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
+    // Where a Postgres-mode server puts its per-spawn data directories.
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
     let server = ServerProc::start(
         &data,
         tmp.path(),
@@ -342,6 +351,7 @@ async fn spawn_failures(backend: Backend) {
                 fake_cli().to_string_lossy().into_owned(),
             ),
             ("FAKE_MAESTRO_MODE", "exit1".into()),
+            ("TMPDIR", scratch.to_string_lossy().into_owned()),
         ]),
     );
     let c = client();
@@ -377,6 +387,11 @@ async fn spawn_failures(backend: Backend) {
     assert_eq!(
         sessions[0]["timeline"].as_array().unwrap().last().unwrap()["type"],
         "error"
+    );
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "no per-spawn directory is left behind by a failed spawn"
     );
     drop(server);
 
