@@ -1,7 +1,7 @@
 //! `maestro-pg-store`: every repository port of `maestro-domain` on PostgreSQL (spec §6.3,
 //! seed 000 §2 and §8.3), plus the migrations runner for `migrations/`.
 //!
-//! Modules: [`pool`](crate::pool) (deadpool-postgres, `search_path`, timeouts), `migrate` (the
+//! Modules: `pool` (deadpool-postgres, `search_path`, timeouts), `migrate` (the
 //! runner), `rows` (camelCase entity ↔ snake_case row helpers), one module per repository,
 //! `import` (idempotent upserts for `maestro-server import-fs`), `error` (the one place that
 //! maps database errors to `DomainError` / [`PgStoreError`]).
