@@ -295,6 +295,20 @@ async fn cli_flow(backend: Backend) {
         serde_json::from_str(call["env"]["MAESTRO_INITIAL_DIRECTIVE"].as_str().unwrap()).unwrap();
     assert_eq!(directive["fromSessionId"], json!(s));
 
+    // maestro show-modal: the HTML goes to the data directory whatever the store.
+    let (st, shown) = send(
+        &c,
+        Method::POST,
+        &server.url(&format!("/api/sessions/{s}/modal")),
+        Some(json!({ "modalId": "modal_1", "title": "Q", "html": "<p>ok?</p>" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{shown}");
+    assert_eq!(
+        std::fs::read_to_string(data.join("modals/modal_1.html")).unwrap(),
+        "<p>ok?</p>"
+    );
+
     // maestro session report complete → the watcher sees the completed status.
     let (st, _) = send(
         &c,
