@@ -3,8 +3,9 @@
 //!
 //! Rules (spec §6.3, port docs in `maestro_domain::ports`):
 //! - any failure to obtain a pooled connection (wait timeout, connect error, authentication),
-//!   closed connections, I/O errors, and the server refusing work (SQLSTATE class 08,
-//!   57P01–57P03, 53300) → `StoreUnavailable`;
+//!   closed connections, I/O errors, the server refusing work (SQLSTATE class 08,
+//!   57P01–57P03, 53300) and statements cancelled by `statement_timeout` (57014) →
+//!   `StoreUnavailable`;
 //! - unique violation (23505) → `Conflict`;
 //! - check / not-null violation (23514, 23502) and text the database cannot store (NUL
 //!   bytes: 22021, 22P05) → `Validation`;
@@ -29,6 +30,8 @@ pub(crate) fn is_unavailable(e: &tokio_postgres::Error) -> bool {
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
                 || *code == SqlState::TOO_MANY_CONNECTIONS
+                // statement_timeout: the database is blocked or overloaded.
+                || *code == SqlState::QUERY_CANCELED
         }
         // No SQLSTATE: a client-side error. I/O failures (reset, refused, timeout) carry an
         // `io::Error` source.

@@ -48,6 +48,10 @@ pub struct PgConfig {
     /// Schema to use (`search_path`); `None` = the server default (`public`). Tests use
     /// their own schema.
     pub schema: Option<String>,
+    /// Longest a single statement may run (lock waits included) before PostgreSQL cancels
+    /// it and the call returns `StoreUnavailable`; `Duration::ZERO` = no limit. Set on each
+    /// new connection (`SET statement_timeout`); migrations run without it.
+    pub statement_timeout: Duration,
 }
 
 /// Errors of the adapter outside the repository ports (those return `DomainError`).
@@ -141,6 +145,8 @@ pub struct PgStore {
     pool: deadpool_postgres::Pool,
     /// `PgConfig::schema`.
     schema: Option<String>,
+    /// `PgConfig::statement_timeout`.
+    statement_timeout: std::time::Duration,
 }
 
 impl PgStore {
@@ -160,6 +166,7 @@ impl PgStore {
             orderings: Arc::new(PgOrderingRepository::new(pool.clone())),
             pool,
             schema: cfg.schema.clone(),
+            statement_timeout: cfg.statement_timeout,
         })
     }
 
@@ -170,7 +177,7 @@ impl PgStore {
     /// `Unavailable`, or `Migration` naming the failing file (its transaction is rolled back),
     /// also when an applied file was changed (checksum mismatch).
     pub async fn migrate(&self) -> Result<MigrationReport, PgStoreError> {
-        migrate::run(&self.pool, self.schema.as_deref()).await
+        migrate::run(&self.pool, self.schema.as_deref(), self.statement_timeout).await
     }
 
     /// `SELECT 1` through the pool, for `/ready`.

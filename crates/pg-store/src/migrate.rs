@@ -50,12 +50,21 @@ pub(crate) fn lock_key(schema: &str) -> i64 {
 }
 
 /// Runs every pending migration of [`MIGRATIONS`] on `pool`.
+///
+/// The migration connection runs without the configured statement timeout (waiting for
+/// another server's lock, or a long DDL, must not be cancelled) and gets it back before it
+/// returns to the pool.
 pub(crate) async fn run(
     pool: &Pool,
     schema: Option<&str>,
+    statement_timeout: std::time::Duration,
 ) -> Result<MigrationReport, PgStoreError> {
     let mut client = pool.get().await.map_err(pool_store_err)?;
     let key = lock_key(schema.unwrap_or("public"));
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .map_err(db_store_err)?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&key])
         .await
@@ -64,8 +73,12 @@ pub(crate) async fn run(
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&key])
         .await;
-    if unlocked.is_err() {
-        // Do not hand a connection that may still hold the lock back to the pool.
+    let restored = client
+        .batch_execute(&crate::pool::statement_timeout_sql(statement_timeout))
+        .await;
+    if unlocked.is_err() || restored.is_err() {
+        // Do not hand a connection that may still hold the lock, or has no statement
+        // timeout, back to the pool.
         let _ = Object::take(client);
     }
     result

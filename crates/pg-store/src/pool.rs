@@ -68,17 +68,29 @@ pub(crate) fn build(cfg: &PgConfig) -> Result<Pool, PgStoreError> {
         .wait_timeout(Some(nonzero(cfg.wait_timeout)))
         .create_timeout(Some(connect_timeout))
         .recycle_timeout(Some(connect_timeout));
+    let mut session = String::new();
     if let Some(schema) = &cfg.schema {
         validate_schema(schema)?;
-        let set = format!("SET search_path TO \"{schema}\"");
-        builder = builder.post_create(Hook::async_fn(move |client, _| {
-            let set = set.clone();
-            Box::pin(async move { client.batch_execute(&set).await.map_err(HookError::Backend) })
-        }));
+        session.push_str(&format!("SET search_path TO \"{schema}\";"));
     }
+    session.push_str(&statement_timeout_sql(cfg.statement_timeout));
+    builder = builder.post_create(Hook::async_fn(move |client, _| {
+        let session = session.clone();
+        Box::pin(async move {
+            client
+                .batch_execute(&session)
+                .await
+                .map_err(HookError::Backend)
+        })
+    }));
     builder
         .build()
         .map_err(|e| PgStoreError::Config(format!("postgres pool: {e}")))
+}
+
+/// `SET statement_timeout = <ms>;` for `timeout` (`0` = no limit, PostgreSQL's own meaning).
+pub(crate) fn statement_timeout_sql(timeout: Duration) -> String {
+    format!("SET statement_timeout = {};", timeout.as_millis())
 }
 
 /// deadpool treats a zero timeout as "fail immediately"; keep at least 1 ms.
@@ -113,6 +125,7 @@ mod tests {
             wait_timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             schema: None,
+            statement_timeout: Duration::from_secs(10),
         };
         assert!(matches!(
             build(&cfg("postgres://u@h/db", 0)),

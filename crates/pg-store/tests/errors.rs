@@ -35,6 +35,7 @@ async fn closed_port_gives_store_unavailable_quickly() {
         wait_timeout: Duration::from_millis(500),
         connect_timeout: Duration::from_millis(500),
         schema: Some("mt_closed".into()),
+        statement_timeout: Duration::from_secs(10),
     })
     .expect("connect makes no connection");
     let started = Instant::now();
@@ -180,4 +181,63 @@ async fn text_postgres_cannot_store_is_a_validation_error() {
     }
     // The connection is still usable afterwards.
     assert!(store.tasks.get("task_nul").await.unwrap().is_none());
+}
+
+/// Takes an exclusive lock on the schema's `projects` in a transaction that PostgreSQL itself
+/// aborts after 5 s idle, so a failing test cannot leave the lock (and its cleanup) hanging.
+fn lock_projects(schema: &str) -> String {
+    format!(
+        "SET idle_in_transaction_session_timeout = 5000; BEGIN; \
+         LOCK TABLE \"{schema}\".projects IN ACCESS EXCLUSIVE MODE"
+    )
+}
+
+/// A statement blocked by another session's lock is cancelled after `statement_timeout` and
+/// reported as `StoreUnavailable`; once the lock is gone the same call succeeds, and
+/// migrations (which wait on an advisory lock) are not subject to the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_statement_times_out_as_store_unavailable() {
+    let Some(url) = database_url() else { return };
+    let schema = TestSchema::new(&url);
+    let mut cfg = common::config(&url, &schema.name, 2);
+    cfg.statement_timeout = Duration::from_millis(300);
+    let store = PgStore::connect(&cfg).unwrap();
+    store.migrate().await.unwrap();
+    store
+        .projects
+        .insert(fixtures::project("proj_1", T0))
+        .await
+        .unwrap();
+
+    let (locker, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    locker
+        .batch_execute(&lock_projects(&schema.name))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), store.projects.get("proj_1"))
+        .await
+        .expect("the statement timeout must end the wait");
+    assert_unavailable(r);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // The migration connection lifts the timeout and restores it afterwards.
+    assert!(store.migrate().await.unwrap().applied.is_empty());
+
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    let found = store.projects.get("proj_1").await.unwrap();
+    assert_eq!(found.map(|p| p.id).as_deref(), Some("proj_1"));
+    // A connection handed back by migrate still has the limit.
+    locker
+        .batch_execute(&lock_projects(&schema.name))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(store.projects.get("proj_1"), store.projects.list());
+    assert_unavailable(a);
+    assert_unavailable(b);
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    drop(locker);
+    let _ = conn.await;
 }

@@ -153,6 +153,9 @@ pub struct PostgresConfig {
     pub wait_timeout_ms: u64,
     /// Connect timeout of a new connection, ms (default 3000).
     pub connect_timeout_ms: u64,
+    /// Longest a single statement may run, lock waits included, before it is cancelled and
+    /// the request fails with 503 `STORE_UNAVAILABLE`, ms (default 10000; 0 = no limit).
+    pub statement_timeout_ms: u64,
     /// Schema (`search_path`); default: the server's (`public`).
     pub schema: Option<String>,
     /// Apply pending migrations when the server starts (default true).
@@ -229,6 +232,7 @@ impl Default for Config {
                 pool_size: 16,
                 wait_timeout_ms: 2_000,
                 connect_timeout_ms: 3_000,
+                statement_timeout_ms: 10_000,
                 schema: None,
                 migrate_on_start: true,
             },
@@ -636,6 +640,7 @@ mod tests {
         assert_eq!(c.postgres.pool_size, 16);
         assert_eq!(c.postgres.wait_timeout_ms, 2_000);
         assert_eq!(c.postgres.connect_timeout_ms, 3_000);
+        assert_eq!(c.postgres.statement_timeout_ms, 10_000);
         assert_eq!(c.postgres.schema, None);
         assert!(c.postgres.migrate_on_start);
         let c = Config::load(
@@ -646,6 +651,7 @@ mod tests {
                 ("MAESTRO_POSTGRES__POOL_SIZE", "4"),
                 ("MAESTRO_POSTGRES__WAIT_TIMEOUT_MS", "500"),
                 ("MAESTRO_POSTGRES__CONNECT_TIMEOUT_MS", "700"),
+                ("MAESTRO_POSTGRES__STATEMENT_TIMEOUT_MS", "0"),
                 ("MAESTRO_POSTGRES__SCHEMA", "ms_abc"),
                 ("MAESTRO_POSTGRES__MIGRATE_ON_START", "false"),
             ]),
@@ -656,6 +662,7 @@ mod tests {
         assert_eq!(c.postgres.pool_size, 4);
         assert_eq!(c.postgres.wait_timeout_ms, 500);
         assert_eq!(c.postgres.connect_timeout_ms, 700);
+        assert_eq!(c.postgres.statement_timeout_ms, 0);
         assert_eq!(c.postgres.schema.as_deref(), Some("ms_abc"));
         assert!(!c.postgres.migrate_on_start);
     }

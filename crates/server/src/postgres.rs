@@ -35,6 +35,7 @@ pub fn pg_config(cfg: &Config) -> Result<PgConfig, ConfigError> {
         wait_timeout: Duration::from_millis(pg.wait_timeout_ms),
         connect_timeout: Duration::from_millis(pg.connect_timeout_ms),
         schema: pg.schema.clone(),
+        statement_timeout: Duration::from_millis(pg.statement_timeout_ms),
     })
 }
 

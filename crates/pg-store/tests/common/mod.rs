@@ -33,6 +33,7 @@ pub fn config(url: &str, schema: &str, pool_size: usize) -> PgConfig {
         wait_timeout: Duration::from_secs(20),
         connect_timeout: Duration::from_secs(5),
         schema: Some(schema.to_owned()),
+        statement_timeout: Duration::from_secs(30),
     }
 }
 
