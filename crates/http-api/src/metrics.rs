@@ -1,6 +1,8 @@
 //! `GET /metrics` (spec §10): Prometheus text exposition of request counts by route and
 //! status, request latency histograms, connected real-time clients and event bus counters.
-//! Uses a registry owned by the router (no global state).
+//! Uses a registry owned by the router (no global state). Other adapters add their own
+//! gauges (the PostgreSQL pool, …) with [`Metrics::add_gauge_source`]; they are read at
+//! each scrape.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +12,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -37,6 +39,25 @@ struct NamespaceLabels {
     namespace: String,
 }
 
+/// One gauge value reported by a [`GaugeSource`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaugeSample {
+    /// Metric name without the `maestro_` prefix (e.g. `pg_pool_connections`).
+    pub name: &'static str,
+    /// Help text (the same for every sample of one name).
+    pub help: &'static str,
+    /// Label pairs, e.g. `[("state", "idle")]`; empty for a plain gauge (one sample per name).
+    pub labels: Vec<(&'static str, String)>,
+    /// Current value.
+    pub value: i64,
+}
+
+/// Gauges owned by another adapter, read at every `/metrics` scrape.
+pub trait GaugeSource: Send + Sync {
+    /// The current samples. Samples of one name must be adjacent.
+    fn gauges(&self) -> Vec<GaugeSample>;
+}
+
 /// The server's metrics registry.
 pub struct Metrics {
     registry: Registry,
@@ -46,6 +67,7 @@ pub struct Metrics {
     events_emitted: Gauge,
     events_dropped: Gauge,
     bus_subscribers: Gauge,
+    sources: std::sync::RwLock<Vec<Arc<dyn GaugeSource>>>,
 }
 
 impl Default for Metrics {
@@ -100,11 +122,54 @@ impl Default for Metrics {
             events_emitted,
             events_dropped,
             bus_subscribers,
+            sources: std::sync::RwLock::default(),
         }
     }
 }
 
 impl Metrics {
+    /// Adds gauges owned by another adapter to every later scrape.
+    pub fn add_gauge_source(&self, source: Arc<dyn GaugeSource>) {
+        self.sources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(source);
+    }
+
+    /// The sources' current samples as a registry of gauge families (built per scrape).
+    fn source_registry(&self) -> Registry {
+        type Labels = Vec<(&'static str, String)>;
+        let mut registry = Registry::with_prefix("maestro");
+        let sources = self
+            .sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut current: Option<(&'static str, Family<Labels, Gauge>)> = None;
+        for sample in sources.iter().flat_map(|s| s.gauges()) {
+            if sample.labels.is_empty() {
+                // A plain gauge: `name value`, no `{}`.
+                let gauge: Gauge = Gauge::default();
+                gauge.set(sample.value);
+                registry.register(sample.name, sample.help, gauge);
+                current = None;
+                continue;
+            }
+            if current
+                .as_ref()
+                .is_none_or(|(name, _)| *name != sample.name)
+            {
+                let family = Family::<Labels, Gauge>::default();
+                registry.register(sample.name, sample.help, family.clone());
+                current = Some((sample.name, family));
+            }
+            if let Some((_, family)) = &current {
+                family.get_or_create(&sample.labels).set(sample.value);
+            }
+        }
+        registry
+    }
+
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
@@ -160,7 +225,10 @@ pub(crate) async fn render(State(state): State<ApiState>) -> Response {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
     let mut body = String::new();
-    if let Err(e) = encode(&mut body, &m.registry) {
+    let encoded = encode_registry(&mut body, &m.registry)
+        .and_then(|()| encode_registry(&mut body, &m.source_registry()))
+        .and_then(|()| encode_eof(&mut body));
+    if let Err(e) = encoded {
         tracing::error!(error = %e, "metrics encoding failed");
         return crate::ApiError::internal().into_response();
     }

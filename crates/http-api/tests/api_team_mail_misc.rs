@@ -508,6 +508,66 @@ async fn infra_routes_and_cors() {
     );
 }
 
+/// Gauges of another adapter, read at each scrape, inside the one exposition (before `# EOF`).
+#[tokio::test]
+async fn metrics_include_gauge_sources() {
+    use maestro_http_api::metrics::{GaugeSample, GaugeSource};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    struct Pool(AtomicI64);
+    impl GaugeSource for Pool {
+        fn gauges(&self) -> Vec<GaugeSample> {
+            let open = self.0.load(Ordering::SeqCst);
+            vec![
+                GaugeSample {
+                    name: "test_pool_connections",
+                    help: "Test pool connections",
+                    labels: vec![("state", "open".to_owned())],
+                    value: open,
+                },
+                GaugeSample {
+                    name: "test_pool_connections",
+                    help: "Test pool connections",
+                    labels: vec![("state", "max".to_owned())],
+                    value: 8,
+                },
+                GaugeSample {
+                    name: "test_pool_waiting",
+                    help: "Waiting",
+                    labels: Vec::new(),
+                    value: 0,
+                },
+            ]
+        }
+    }
+    let h = Harness::new();
+    let pool = std::sync::Arc::new(Pool(AtomicI64::new(3)));
+    h.metrics.add_gauge_source(pool.clone());
+    let scrape = || async { h.get("/metrics").await.body.as_str().unwrap().to_owned() };
+    let text = scrape().await;
+    assert!(
+        text.contains("# TYPE maestro_test_pool_connections gauge\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("maestro_test_pool_connections{state=\"open\"} 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("maestro_test_pool_connections{state=\"max\"} 8\n"),
+        "{text}"
+    );
+    assert!(text.contains("maestro_test_pool_waiting 0\n"), "{text}");
+    assert!(text.contains("maestro_events_emitted"), "{text}");
+    assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    pool.0.store(5, Ordering::SeqCst);
+    assert!(
+        scrape()
+            .await
+            .contains("maestro_test_pool_connections{state=\"open\"} 5\n")
+    );
+}
+
 #[tokio::test]
 async fn workflow_templates_and_skills() {
     let h = Harness::new();

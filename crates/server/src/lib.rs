@@ -311,13 +311,11 @@ impl Server {
                 home_dir: home,
             },
         );
-        let mut router = maestro_http_api::router(api);
         if let Store::Postgres(pg) = &store {
-            router = router.layer(axum::middleware::from_fn_with_state(
-                pg.clone(),
-                pool_metrics::layer,
-            ));
+            api.metrics
+                .add_gauge_source(Arc::new(pool_metrics::PoolGauges(pg.clone())));
         }
+        let mut router = maestro_http_api::router(api);
         if let Some(hub) = &hub {
             router = router.layer(axum::middleware::from_fn_with_state(
                 hub.clone(),

@@ -46,6 +46,7 @@ pub struct Harness {
     pub manifests: Arc<FakeManifests>,
     pub events: EventSubscription,
     pub home: tempfile::TempDir,
+    pub metrics: Arc<maestro_http_api::metrics::Metrics>,
 }
 
 pub struct Resp {
@@ -101,7 +102,9 @@ impl Harness {
         f(&mut config);
         let events = app.bus.subscribe();
         let state = ApiState::new(app.clone(), Arc::new(NoRealtime), Vec::new(), config);
+        let metrics = state.metrics.clone();
         Self {
+            metrics,
             router: router(state),
             app,
             clock,
