@@ -15,7 +15,9 @@ use axum::response::IntoResponse;
 use maestro_domain::App;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 pub mod error;
@@ -75,9 +77,23 @@ impl Default for ApiConfig {
     }
 }
 
-/// Shared state of every handler. Cheap to clone.
+/// Shared state of every handler: one `Arc`, so the per-request clones the extractors and
+/// middleware make cost a single reference-count update (cloning the services themselves
+/// touched a dozen shared counters per request, which two cores fought over). Fields are
+/// reached through `Deref` to [`ApiShared`].
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiShared>);
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiShared;
+
+    fn deref(&self) -> &ApiShared {
+        &self.0
+    }
+}
+
+/// What [`ApiState`] shares.
+pub struct ApiShared {
     /// The services.
     pub app: App,
     /// Real-time status provider.
@@ -104,7 +120,7 @@ impl ApiState {
         readiness: Vec<Arc<dyn ReadinessCheck>>,
         config: ApiConfig,
     ) -> Self {
-        Self {
+        Self(Arc::new(ApiShared {
             app,
             realtime,
             readiness: Arc::new(readiness),
@@ -115,7 +131,7 @@ impl ApiState {
             started: Instant::now(),
             config: Arc::new(config),
             metrics: Arc::new(metrics::Metrics::default()),
-        }
+        }))
     }
 }
 
@@ -129,6 +145,21 @@ impl RealtimeStatus for NoRealtime {
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// `X-Request-Id` values: random UUID v4 text drawn from the thread-local generator, so a
+/// request costs no `getrandom` system call (tower-http's `MakeRequestUuid` makes one).
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut buf = uuid::Uuid::encode_buffer();
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+            .ok()
+            .map(RequestId::new)
+    }
+}
 
 fn cors(config: &ApiConfig) -> CorsLayer {
     let origins = if config.cors_origins.is_empty() {
@@ -194,5 +225,5 @@ pub fn router(state: ApiState) -> Router {
         )
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), RandomRequestId))
 }

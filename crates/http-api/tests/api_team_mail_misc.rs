@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use support::{Harness, assert_error};
+use support::{Harness, Resp, assert_error};
 
 #[tokio::test]
 async fn default_team_members_override_reset() {
@@ -458,8 +458,17 @@ async fn error_contract_for_bad_input() {
         .call(Method::PATCH, "/api/projects", Some(json!({})))
         .await;
     assert_error(&r, 404, "NOT_FOUND");
-    // Request id on every response, echoing the caller's.
-    assert!(r.headers.contains_key("x-request-id"));
+    // Request id on every response: a fresh UUID v4 for each request.
+    let id = |r: &Resp| r.headers["x-request-id"].to_str().unwrap().to_owned();
+    let first = id(&r);
+    let second = id(&h.get("/api/nothing").await);
+    assert_ne!(first, second);
+    for value in [&first, &second] {
+        let parsed = uuid::Uuid::parse_str(value).unwrap();
+        assert_eq!(parsed.get_version_num(), 4, "{value}");
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122, "{value}");
+        assert_eq!(value.len(), 36, "hyphenated: {value}");
+    }
 }
 
 #[tokio::test]
