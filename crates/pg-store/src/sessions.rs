@@ -3,7 +3,8 @@
 //! Task links and the event / timeline / doc appends are single atomic statements
 //! (`array_append … WHERE NOT ($2 = ANY(task_ids))`, `array_remove`,
 //! `timeline = timeline || jsonb_build_array($2)`), each bumping `last_activity` like the
-//! entity methods. A generic [`SessionPatch`] runs in a transaction (`SELECT … FOR UPDATE`,
+//! entity methods. A generic [`SessionPatch`] is an optimistic read-modify-write guarded by the
+//! row version (`xmin`), falling back to a transaction (`SELECT … FOR UPDATE`,
 //! [`Session::apply`], write back).
 
 use std::sync::LazyLock;
@@ -22,8 +23,9 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, from_json, from_opt_json, parse_enum, to_json,
-    to_opt_json, update_sql, upsert_sql,
+    OPTIMISTIC_TRIES, col, col_list, extra_from_json, extra_to_json, from_json, from_opt_json,
+    parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql, update_versioned_sql,
+    upsert_sql,
 };
 
 const T: &str = "sessions";
@@ -59,6 +61,8 @@ static SELECT: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM {T}",
 static RETURNING: LazyLock<String> = LazyLock::new(|| format!("RETURNING {}", col_list(COLS)));
 pub(crate) static UPSERT: LazyLock<String> = LazyLock::new(|| upsert_sql(T, COLS, &["id"]));
 static UPDATE: LazyLock<String> = LazyLock::new(|| update_sql(T, COLS));
+static SELECT_VERSIONED: LazyLock<String> = LazyLock::new(|| select_versioned_sql(T, COLS));
+static UPDATE_VERSIONED: LazyLock<String> = LazyLock::new(|| update_versioned_sql(T, COLS));
 
 /// Owned values of the columns that need a conversion.
 pub(crate) struct Params {
@@ -218,6 +222,38 @@ impl PgSessionRepository {
     }
 }
 
+impl PgSessionRepository {
+    /// [`SessionRepository::update`] under a row lock (`SELECT … FOR UPDATE` in a
+    /// transaction), for rows the optimistic loop keeps losing.
+    async fn update_locked(
+        &self,
+        id: &str,
+        patch: &SessionPatch,
+        now: i64,
+    ) -> DomainResult<Session> {
+        let mut client = get(&self.pool).await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let select = tx
+            .prepare_cached(&format!("{} WHERE id = $1 FOR UPDATE", *SELECT))
+            .await
+            .map_err(db_err)?;
+        let row = tx
+            .query_opt(&select, &[&id])
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| DomainError::not_found("Session", id))?;
+        let mut session = decode(&row)?;
+        session.apply(patch, now);
+        let update = tx.prepare_cached(&UPDATE).await.map_err(db_err)?;
+        let p = Params::new(&session)?;
+        tx.execute(&update, &p.refs(&session))
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(session)
+    }
+}
+
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
     async fn upsert(&self, session: Session) -> DomainResult<Session> {
@@ -280,26 +316,35 @@ impl SessionRepository for PgSessionRepository {
     }
 
     async fn update(&self, id: &str, patch: &SessionPatch, now: i64) -> DomainResult<Session> {
-        let mut client = get(&self.pool).await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        let select = tx
-            .prepare_cached(&format!("{} WHERE id = $1 FOR UPDATE", *SELECT))
-            .await
-            .map_err(db_err)?;
-        let row = tx
-            .query_opt(&select, &[&id])
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| DomainError::not_found("Session", id))?;
-        let mut session = decode(&row)?;
-        session.apply(patch, now);
-        let update = tx.prepare_cached(&UPDATE).await.map_err(db_err)?;
-        let p = Params::new(&session)?;
-        tx.execute(&update, &p.refs(&session))
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(session)
+        {
+            let client = get(&self.pool).await?;
+            let select = client
+                .prepare_cached(&SELECT_VERSIONED)
+                .await
+                .map_err(db_err)?;
+            let write = client
+                .prepare_cached(&UPDATE_VERSIONED)
+                .await
+                .map_err(db_err)?;
+            for _ in 0..OPTIMISTIC_TRIES {
+                let row = client
+                    .query_opt(&select, &[&id])
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| DomainError::not_found("Session", id))?;
+                let version: String = col(&row, T, "row_version")?;
+                let mut session = decode(&row)?;
+                session.apply(patch, now);
+                let p = Params::new(&session)?;
+                let mut params = p.refs(&session).to_vec();
+                params.push(&version);
+                if client.execute(&write, &params).await.map_err(db_err)? == 1 {
+                    return Ok(session);
+                }
+            }
+        }
+        // Heavy contention on this row: take the row lock instead.
+        self.update_locked(id, patch, now).await
     }
 
     async fn add_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<(Session, bool)> {

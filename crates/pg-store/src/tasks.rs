@@ -2,9 +2,11 @@
 //!
 //! Link and per-session status changes are single atomic statements (seed 000 §8.3):
 //! `array_append … WHERE NOT ($2 = ANY(session_ids))`, `array_remove`, and
-//! `task_session_statuses || jsonb_build_object(…)` / `- $2`. A generic [`TaskPatch`] runs in a
-//! transaction (`SELECT … FOR UPDATE`, [`Task::apply`], write back), so it has exactly the
-//! in-memory semantics and is atomic too.
+//! `task_session_statuses || jsonb_build_object(…)` / `- $2`. A generic [`TaskPatch`] is
+//! applied with [`Task::apply`] (exactly the in-memory semantics) in an optimistic
+//! read-modify-write: read the row and its version (`xmin`), write it back only if the version
+//! is unchanged, re-read on a conflict; after a few lost races it takes the row lock
+//! (`SELECT … FOR UPDATE` in a transaction). Atomic either way.
 
 use std::sync::LazyLock;
 
@@ -22,8 +24,8 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, from_opt_json, insert_sql, parse_enum,
-    to_opt_json, update_sql, upsert_sql,
+    OPTIMISTIC_TRIES, col, col_list, extra_from_json, extra_to_json, from_opt_json, insert_sql,
+    parse_enum, select_versioned_sql, to_opt_json, update_sql, update_versioned_sql, upsert_sql,
 };
 
 const T: &str = "tasks";
@@ -59,6 +61,8 @@ static RETURNING: LazyLock<String> = LazyLock::new(|| format!("RETURNING {}", co
 static INSERT: LazyLock<String> = LazyLock::new(|| insert_sql(T, COLS));
 pub(crate) static UPSERT: LazyLock<String> = LazyLock::new(|| upsert_sql(T, COLS, &["id"]));
 static UPDATE: LazyLock<String> = LazyLock::new(|| update_sql(T, COLS));
+static SELECT_VERSIONED: LazyLock<String> = LazyLock::new(|| select_versioned_sql(T, COLS));
+static UPDATE_VERSIONED: LazyLock<String> = LazyLock::new(|| update_versioned_sql(T, COLS));
 
 /// Owned values of the columns that need a conversion.
 pub(crate) struct Params {
@@ -199,6 +203,31 @@ static REMOVE_SESSION: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+impl PgTaskRepository {
+    /// [`TaskRepository::update`] under a row lock (`SELECT … FOR UPDATE` in a transaction),
+    /// for rows the optimistic loop keeps losing.
+    async fn update_locked(&self, id: &str, patch: &TaskPatch, now: i64) -> DomainResult<Task> {
+        let mut client = get(&self.pool).await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        let select = tx
+            .prepare_cached(&format!("{} WHERE id = $1 FOR UPDATE", *SELECT))
+            .await
+            .map_err(db_err)?;
+        let row = tx
+            .query_opt(&select, &[&id])
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| DomainError::not_found("Task", id))?;
+        let mut task = decode(&row)?;
+        task.apply(patch, now);
+        let update = tx.prepare_cached(&UPDATE).await.map_err(db_err)?;
+        let p = Params::new(&task)?;
+        tx.execute(&update, &p.refs(&task)).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(task)
+    }
+}
+
 #[async_trait]
 impl TaskRepository for PgTaskRepository {
     async fn insert(&self, task: Task) -> DomainResult<Task> {
@@ -268,24 +297,35 @@ impl TaskRepository for PgTaskRepository {
     }
 
     async fn update(&self, id: &str, patch: &TaskPatch, now: i64) -> DomainResult<Task> {
-        let mut client = get(&self.pool).await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        let select = tx
-            .prepare_cached(&format!("{} WHERE id = $1 FOR UPDATE", *SELECT))
-            .await
-            .map_err(db_err)?;
-        let row = tx
-            .query_opt(&select, &[&id])
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| DomainError::not_found("Task", id))?;
-        let mut task = decode(&row)?;
-        task.apply(patch, now);
-        let update = tx.prepare_cached(&UPDATE).await.map_err(db_err)?;
-        let p = Params::new(&task)?;
-        tx.execute(&update, &p.refs(&task)).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(task)
+        {
+            let client = get(&self.pool).await?;
+            let select = client
+                .prepare_cached(&SELECT_VERSIONED)
+                .await
+                .map_err(db_err)?;
+            let write = client
+                .prepare_cached(&UPDATE_VERSIONED)
+                .await
+                .map_err(db_err)?;
+            for _ in 0..OPTIMISTIC_TRIES {
+                let row = client
+                    .query_opt(&select, &[&id])
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| DomainError::not_found("Task", id))?;
+                let version: String = col(&row, T, "row_version")?;
+                let mut task = decode(&row)?;
+                task.apply(patch, now);
+                let p = Params::new(&task)?;
+                let mut params = p.refs(&task).to_vec();
+                params.push(&version);
+                if client.execute(&write, &params).await.map_err(db_err)? == 1 {
+                    return Ok(task);
+                }
+            }
+        }
+        // Heavy contention on this row: take the row lock instead.
+        self.update_locked(id, patch, now).await
     }
 
     async fn set_session_status(
