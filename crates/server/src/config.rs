@@ -218,7 +218,7 @@ impl Default for Config {
                 client_buffer: 1024,
             },
             bus: BusConfig {
-                subscriber_capacity: 4096,
+                subscriber_capacity: 1024,
                 replay_min_events: 1_000,
                 replay_min_age_ms: 120_000,
                 replay_max_events: 5_000,
