@@ -91,6 +91,15 @@ pub struct LogConfig {
 pub struct StoreConfig {
     /// `fs | postgres`.
     pub backend: StoreBackend,
+    /// Filesystem store: journal size in bytes beyond which a checkpoint makes the entity
+    /// files durable and starts a new journal segment (default 64 MiB; at least 1 MiB).
+    pub journal_checkpoint_bytes: u64,
+    /// Filesystem store, under write-behind: how long an entity file may lag behind its
+    /// acknowledged (journaled) state, ms (default 5000).
+    pub write_behind_delay_ms: u64,
+    /// Filesystem store: journaled changes per second from which entity files are written
+    /// behind the journal instead of before the acknowledgement (default 1000; 0 = always).
+    pub write_behind_rate: u64,
 }
 
 /// `[http]`.
@@ -207,6 +216,9 @@ impl Default for Config {
             },
             store: StoreConfig {
                 backend: StoreBackend::Fs,
+                journal_checkpoint_bytes: 64 << 20,
+                write_behind_delay_ms: 5_000,
+                write_behind_rate: 1_000,
             },
             http: HttpConfig {
                 body_limit_bytes: 1024 * 1024,
@@ -434,6 +446,12 @@ impl Config {
                 message: "must be greater than 0".into(),
             });
         }
+        if self.store.journal_checkpoint_bytes < 1 << 20 {
+            return Err(ConfigError::Rule {
+                key: "store.journal_checkpoint_bytes",
+                message: "must be at least 1048576 (1 MiB)".into(),
+            });
+        }
         self.validate_postgres()?;
         if self.auth.mode == AuthMode::None && !self.auth.allow_insecure_none {
             let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "localhost");
@@ -577,6 +595,35 @@ mod tests {
         assert!(c.realtime.legacy_ws);
         assert!(c.data_dir.ends_with(".maestro/data"));
         assert_eq!(c.server_url(3000), "http://localhost:3000");
+    }
+
+    #[test]
+    fn journal_options_load_and_are_checked() {
+        let c = Config::load(None, &env(&[])).expect("defaults load");
+        assert_eq!(c.store.journal_checkpoint_bytes, 64 << 20);
+        assert_eq!(c.store.write_behind_delay_ms, 5_000);
+        assert_eq!(c.store.write_behind_rate, 1_000);
+        let c = Config::load(
+            None,
+            &env(&[
+                ("MAESTRO_STORE__JOURNAL_CHECKPOINT_BYTES", "2097152"),
+                ("MAESTRO_STORE__WRITE_BEHIND_DELAY_MS", "250"),
+                ("MAESTRO_STORE__WRITE_BEHIND_RATE", "0"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.store.journal_checkpoint_bytes, 2 << 20);
+        assert_eq!(c.store.write_behind_delay_ms, 250);
+        assert_eq!(c.store.write_behind_rate, 0);
+        let err = Config::load(
+            None,
+            &env(&[("MAESTRO_STORE__JOURNAL_CHECKPOINT_BYTES", "4096")]),
+        )
+        .expect_err("too small");
+        assert!(
+            err.to_string().contains("store.journal_checkpoint_bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -119,9 +119,16 @@ impl Store {
         match cfg.store.backend {
             StoreBackend::Fs => {
                 let started = std::time::Instant::now();
-                let store = FsStore::open(&cfg.data_dir).await.with_context(|| {
-                    format!("opening data directory {}", cfg.data_dir.display())
-                })?;
+                let options = maestro_fs_store::FsStoreOptions {
+                    checkpoint_bytes: cfg.store.journal_checkpoint_bytes,
+                    write_behind_delay: Duration::from_millis(cfg.store.write_behind_delay_ms),
+                    write_behind_rate: cfg.store.write_behind_rate,
+                };
+                let store = FsStore::open_with(&cfg.data_dir, options)
+                    .await
+                    .with_context(|| {
+                        format!("opening data directory {}", cfg.data_dir.display())
+                    })?;
                 tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, dir = %cfg.data_dir.display(), "data directory loaded");
                 Ok(Self::Fs(Arc::new(store)))
             }
