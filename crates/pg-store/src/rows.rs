@@ -23,6 +23,48 @@ pub(crate) fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
         .map_err(|e| corrupt(table, format!("column {name}: {e}")))
 }
 
+/// Position of `name` in `cols`, meant for compile time (`const { pos(COLS, "status") }`):
+/// a name missing from the list fails the build.
+pub(crate) const fn pos(cols: &[&str], name: &str) -> usize {
+    let wanted = name.as_bytes();
+    let mut i = 0;
+    while i < cols.len() {
+        let candidate = cols[i].as_bytes();
+        if candidate.len() == wanted.len() {
+            let mut j = 0;
+            while j < candidate.len() && candidate[j] == wanted[j] {
+                j += 1;
+            }
+            if j == candidate.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("column is not in the list")
+}
+
+/// Reads column `idx` of a row selected with a known column list (`name` is for the error);
+/// cheaper than [`col`], which searches the columns by name.
+pub(crate) fn col_at<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    table: &str,
+    idx: usize,
+    name: &str,
+) -> DomainResult<T> {
+    row.try_get(idx)
+        .map_err(|e| corrupt(table, format!("column {name}: {e}")))
+}
+
+/// Column `$name` of `$row`, selected with the module's `COLS` in order (the index is
+/// resolved at compile time). Needs `T` (table name) and `COLS` in scope.
+macro_rules! cols_at {
+    ($row:expr, $name:literal) => {
+        $crate::rows::col_at($row, T, const { $crate::rows::pos(COLS, $name) }, $name)
+    };
+}
+pub(crate) use cols_at;
+
 /// Parses an enum column with the enum's own `parse`.
 pub(crate) fn parse_enum<T>(
     table: &str,

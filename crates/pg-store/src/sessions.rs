@@ -23,9 +23,9 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    OPTIMISTIC_TRIES, col, col_list, extra_from_json, extra_to_json, from_json, from_opt_json,
-    parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql, update_versioned_sql,
-    upsert_sql,
+    OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_json,
+    from_opt_json, parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql,
+    update_versioned_sql, upsert_sql,
 };
 
 const T: &str = "sessions";
@@ -123,39 +123,39 @@ impl Params {
 }
 
 fn decode(row: &Row) -> DomainResult<Session> {
-    let status: String = col(row, T, "status")?;
+    let status: String = cols_at!(row, "status")?;
     Ok(Session {
-        id: col(row, T, "id")?,
-        project_id: col(row, T, "project_id")?,
-        task_ids: col(row, T, "task_ids")?,
-        name: col(row, T, "name")?,
-        agent_id: col(row, T, "agent_id")?,
-        env: from_json(T, "env", col(row, T, "env")?)?,
+        id: cols_at!(row, "id")?,
+        project_id: cols_at!(row, "project_id")?,
+        task_ids: cols_at!(row, "task_ids")?,
+        name: cols_at!(row, "name")?,
+        agent_id: cols_at!(row, "agent_id")?,
+        env: from_json(T, "env", cols_at!(row, "env")?)?,
         status: parse_enum(T, "status", &status, SessionStatus::parse)?,
-        started_at: col(row, T, "started_at")?,
-        last_activity: col(row, T, "last_activity")?,
-        completed_at: col(row, T, "completed_at")?,
-        hostname: col(row, T, "hostname")?,
-        platform: col(row, T, "platform")?,
-        events: from_json(T, "events", col(row, T, "events")?)?,
-        timeline: from_json(T, "timeline", col(row, T, "timeline")?)?,
-        docs: from_json(T, "docs", col(row, T, "docs")?)?,
-        metadata: col(row, T, "metadata")?,
-        needs_input: from_opt_json(T, "needs_input", col(row, T, "needs_input")?)?,
-        team_member_id: col(row, T, "team_member_id")?,
+        started_at: cols_at!(row, "started_at")?,
+        last_activity: cols_at!(row, "last_activity")?,
+        completed_at: cols_at!(row, "completed_at")?,
+        hostname: cols_at!(row, "hostname")?,
+        platform: cols_at!(row, "platform")?,
+        events: from_json(T, "events", cols_at!(row, "events")?)?,
+        timeline: from_json(T, "timeline", cols_at!(row, "timeline")?)?,
+        docs: from_json(T, "docs", cols_at!(row, "docs")?)?,
+        metadata: cols_at!(row, "metadata")?,
+        needs_input: from_opt_json(T, "needs_input", cols_at!(row, "needs_input")?)?,
+        team_member_id: cols_at!(row, "team_member_id")?,
         team_member_snapshot: from_opt_json(
             T,
             "team_member_snapshot",
-            col(row, T, "team_member_snapshot")?,
+            cols_at!(row, "team_member_snapshot")?,
         )?,
-        team_member_ids: col(row, T, "team_member_ids")?,
+        team_member_ids: cols_at!(row, "team_member_ids")?,
         team_member_snapshots: from_opt_json(
             T,
             "team_member_snapshots",
-            col(row, T, "team_member_snapshots")?,
+            cols_at!(row, "team_member_snapshots")?,
         )?,
-        parent_session_id: col(row, T, "parent_session_id")?,
-        extra: extra_from_json(col(row, T, "extra")?),
+        parent_session_id: cols_at!(row, "parent_session_id")?,
+        extra: extra_from_json(cols_at!(row, "extra")?),
     })
 }
 

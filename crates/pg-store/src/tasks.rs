@@ -24,8 +24,9 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    OPTIMISTIC_TRIES, col, col_list, extra_from_json, extra_to_json, from_opt_json, insert_sql,
-    parse_enum, select_versioned_sql, to_opt_json, update_sql, update_versioned_sql, upsert_sql,
+    OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_opt_json,
+    insert_sql, parse_enum, select_versioned_sql, to_opt_json, update_sql, update_versioned_sql,
+    upsert_sql,
 };
 
 const T: &str = "tasks";
@@ -112,35 +113,35 @@ impl Params {
 }
 
 fn decode(row: &Row) -> DomainResult<Task> {
-    let status: String = col(row, T, "status")?;
-    let priority: String = col(row, T, "priority")?;
+    let status: String = cols_at!(row, "status")?;
+    let priority: String = cols_at!(row, "priority")?;
     Ok(Task {
-        id: col(row, T, "id")?,
-        project_id: col(row, T, "project_id")?,
-        parent_id: col(row, T, "parent_id")?,
-        title: col(row, T, "title")?,
-        description: col(row, T, "description")?,
+        id: cols_at!(row, "id")?,
+        project_id: cols_at!(row, "project_id")?,
+        parent_id: cols_at!(row, "parent_id")?,
+        title: cols_at!(row, "title")?,
+        description: cols_at!(row, "description")?,
         status: parse_enum(T, "status", &status, TaskStatus::parse)?,
         task_session_statuses: from_opt_json(
             T,
             "task_session_statuses",
-            col(row, T, "task_session_statuses")?,
+            cols_at!(row, "task_session_statuses")?,
         )?,
         priority: parse_enum(T, "priority", &priority, TaskPriority::parse)?,
-        created_at: col(row, T, "created_at")?,
-        updated_at: col(row, T, "updated_at")?,
-        started_at: col(row, T, "started_at")?,
-        completed_at: col(row, T, "completed_at")?,
-        initial_prompt: col(row, T, "initial_prompt")?,
-        session_ids: col(row, T, "session_ids")?,
-        skill_ids: col(row, T, "skill_ids")?,
-        agent_ids: col(row, T, "agent_ids")?,
-        dependencies: col(row, T, "dependencies")?,
-        reference_task_ids: col(row, T, "reference_task_ids")?,
-        pinned: col(row, T, "pinned")?,
-        team_member_id: col(row, T, "team_member_id")?,
-        team_member_ids: col(row, T, "team_member_ids")?,
-        extra: extra_from_json(col(row, T, "extra")?),
+        created_at: cols_at!(row, "created_at")?,
+        updated_at: cols_at!(row, "updated_at")?,
+        started_at: cols_at!(row, "started_at")?,
+        completed_at: cols_at!(row, "completed_at")?,
+        initial_prompt: cols_at!(row, "initial_prompt")?,
+        session_ids: cols_at!(row, "session_ids")?,
+        skill_ids: cols_at!(row, "skill_ids")?,
+        agent_ids: cols_at!(row, "agent_ids")?,
+        dependencies: cols_at!(row, "dependencies")?,
+        reference_task_ids: cols_at!(row, "reference_task_ids")?,
+        pinned: cols_at!(row, "pinned")?,
+        team_member_id: cols_at!(row, "team_member_id")?,
+        team_member_ids: cols_at!(row, "team_member_ids")?,
+        extra: extra_from_json(cols_at!(row, "extra")?),
     })
 }
 
