@@ -19,8 +19,8 @@
 //!    idle RSS;
 //! 3. closed-loop REST workloads, each with its own keep-alive connections: GET task by id
 //!    (32 connections), list of the 2,000 tasks (8), PATCH status (16);
-//! 4. fan-out of `task:updated` to 200 raw WebSocket clients, then the same with clients that
-//!    acknowledge every frame at once (a diagnostic of Nagle/delayed-ACK stalls);
+//! 4. fan-out to 200 raw WebSocket clients: of `task:updated` (a task PATCH, durable write
+//!    first), then of `session:modal_action` (nothing stored: the bus → WebSocket path alone);
 //! 5. idle RSS after that load (still 2,000 tasks);
 //! 6. creates (`POST /api/tasks`, 16 connections), last because they grow the project.
 //!
@@ -59,6 +59,19 @@ struct Opts {
     build: bool,
     /// `Some(url)` for the PostgreSQL store.
     postgres: Option<String>,
+    /// `--only startup|rest|fanout`: run just that part (for profiling one workload).
+    only: Option<Part>,
+}
+
+/// The parts `--only` can select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Start-up time and RSS on 20,000 tasks.
+    Startup,
+    /// The REST workloads (GET, list, PATCH, create).
+    Rest,
+    /// The WebSocket fan-out runs.
+    Fanout,
 }
 
 /// Default PostgreSQL for `--backend postgres`.
@@ -74,6 +87,7 @@ impl Opts {
             out: None,
             build: true,
             postgres: None,
+            only: None,
         };
         let mut backend = "fs".to_owned();
         let mut url = None;
@@ -84,13 +98,22 @@ impl Opts {
                 "--no-build" => o.build = false,
                 "--out" => o.out = Some(it.next().context("--out needs a file")?.into()),
                 "--backend" => backend = it.next().context("--backend needs fs|postgres")?.clone(),
+                "--only" => {
+                    o.only = Some(match it.next().map(String::as_str) {
+                        Some("startup") => Part::Startup,
+                        Some("rest") => Part::Rest,
+                        Some("fanout") => Part::Fanout,
+                        _ => bail!("--only needs startup, rest or fanout"),
+                    })
+                }
                 "--postgres-url" => {
                     url = Some(it.next().context("--postgres-url needs a URL")?.clone())
                 }
                 "-h" | "--help" => {
                     println!(
                         "usage: cargo xtask bench [--quick] [--out FILE] [--no-build] \
-                         [--backend fs|postgres] [--postgres-url URL]"
+                         [--backend fs|postgres] [--postgres-url URL] \
+                         [--only startup|rest|fanout]"
                     );
                     std::process::exit(0);
                 }
@@ -108,6 +131,11 @@ impl Opts {
     /// Measured window of each REST workload.
     fn duration(&self) -> Duration {
         Duration::from_secs(if self.quick { 2 } else { 10 })
+    }
+
+    /// Whether `part` is measured in this run.
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_none_or(|p| p == part)
     }
 
     /// Unmeasured warm-up before each window.
@@ -232,20 +260,22 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     ));
 
-    if !server::wait_quiet(QUIET_WAIT)? {
-        rep.note("Start-up: the machine did not get quiet before it.".to_owned());
+    if opts.runs(Part::Startup) {
+        if !server::wait_quiet(QUIET_WAIT)? {
+            rep.note("Start-up: the machine did not get quiet before it.".to_owned());
+        }
+        eprintln!("bench: start-up on 20,000 tasks");
+        startup(
+            &bin,
+            &Dirs {
+                data: &b_data,
+                home: &b_home,
+                env: &b_env,
+            },
+            if opts.quick { 1 } else { 3 },
+            &mut rep,
+        )?;
     }
-    eprintln!("bench: start-up on 20,000 tasks");
-    startup(
-        &bin,
-        &Dirs {
-            data: &b_data,
-            home: &b_home,
-            env: &b_env,
-        },
-        if opts.quick { 1 } else { 3 },
-        &mut rep,
-    )?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -522,6 +552,65 @@ fn describe_fanout(f: &fanout::FanoutResult) -> String {
     )
 }
 
+/// One fan-out run to 200 WebSocket clients, reported as a row and a note.
+async fn fan_out(
+    srv: &Server,
+    addr: std::net::SocketAddr,
+    what: &str,
+    request: fanout::EventRequest,
+    cfg: &fanout::Config,
+    rep: &mut Report,
+) -> anyhow::Result<()> {
+    let name = format!("fan-out: {what}");
+    quiet(&name, rep).await?;
+    eprintln!("bench: {name} ({} WebSocket clients)", cfg.clients);
+    let cpu = CpuMeter::start(srv)?;
+    let f = fanout::run(addr, request, cfg).await?;
+    let cpu = cpu.describe(srv)?;
+    let p99 = ms(f.latency.value_at_quantile(0.99));
+    let delivered = f.delivery_pct();
+    rep.row(Row::custom(
+        &format!("Fan-out to {} WS clients: {what}", cfg.clients),
+        format!(
+            "{}{}",
+            describe_fanout(&f),
+            if f.errors == 0 {
+                String::new()
+            } else {
+                format!(", **{} request errors**", f.errors)
+            }
+        ),
+        "p99 ≈ 7–9 ms, 100 %",
+        "p99 < 3 ms, 100 %",
+        if p99 < 3.0 && f.received == f.expected && f.errors == 0 {
+            "PASS".to_owned()
+        } else {
+            format!("MISS (p99 {:.1}× the target, {delivered:.2} %)", p99 / 3.0)
+        },
+    ));
+    rep.note(format!(
+        "Fan-out, {what}: {} events every {} ms over {} HTTP connections, {} frames expected, \
+         {} received; request round trip p50 {:.2} / p99 {:.2} ms; spread (first client → each \
+         client) p50 {:.2} / p99 {:.2} ms; {} of {} events reached their first client more than \
+         {} ms after the request; {} WebSockets opened in {:.0} ms; {cpu}.",
+        cfg.events,
+        cfg.interval.as_millis(),
+        cfg.senders,
+        f.expected,
+        f.received,
+        ms(f.request_rtt.value_at_quantile(0.5)),
+        ms(f.request_rtt.value_at_quantile(0.99)),
+        ms(f.spread.value_at_quantile(0.5)),
+        ms(f.spread.value_at_quantile(0.99)),
+        f.stalled_events,
+        cfg.events,
+        fanout::STALL.as_millis(),
+        cfg.clients,
+        f.connect.as_secs_f64() * 1e3,
+    ));
+    Ok(())
+}
+
 async fn measure(
     srv: &Server,
     addr: std::net::SocketAddr,
@@ -604,140 +693,104 @@ async fn dataset_a(
         make,
     };
 
-    let get_ids = ids.clone();
-    let get = w(
-        32,
-        Arc::new(move |rng, _, _| {
-            (
-                Method::GET,
-                format!("/api/tasks/{}", get_ids[rng.below(get_ids.len())]),
-                None,
-            )
-        }),
-    );
-    let r = measure(&srv, addr, "GET /api/tasks/:id", &get, rep).await?;
-    rep.row(Row::lower(
-        "GET task by id, 32 conns",
-        &r,
-        describe_load(&r),
-        "5.3–6.5K req/s (p99 ≈ 12 ms)",
-        (5_300.0, 6_500.0),
-        10.0,
-    ));
+    if opts.runs(Part::Rest) {
+        let get_ids = ids.clone();
+        let get = w(
+            32,
+            Arc::new(move |rng, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/tasks/{}", get_ids[rng.below(get_ids.len())]),
+                    None,
+                )
+            }),
+        );
+        let r = measure(&srv, addr, "GET /api/tasks/:id", &get, rep).await?;
+        rep.row(Row::lower(
+            "GET task by id, 32 conns",
+            &r,
+            describe_load(&r),
+            "5.3–6.5K req/s (p99 ≈ 12 ms)",
+            (5_300.0, 6_500.0),
+            10.0,
+        ));
 
-    let list_path = format!("/api/tasks?projectId={project}");
-    let list = w(
-        8,
-        Arc::new(move |_, _, _| (Method::GET, list_path.clone(), None)),
-    );
-    let r = measure(
-        &srv,
-        addr,
-        "GET /api/tasks?projectId (2,000 tasks)",
-        &list,
-        rep,
-    )
-    .await?;
-    let label = format!(
-        "List 2,000 tasks ({:.0} KB), 8 conns",
-        body.len() as f64 / 1e3
-    );
-    rep.row(Row::lower(
-        &label,
-        &r,
-        describe_load(&r),
-        "≈ 200 req/s (p99 ≈ 82 ms)",
-        (200.0, 200.0),
-        5.0,
-    ));
+        let list_path = format!("/api/tasks?projectId={project}");
+        let list = w(
+            8,
+            Arc::new(move |_, _, _| (Method::GET, list_path.clone(), None)),
+        );
+        let r = measure(
+            &srv,
+            addr,
+            "GET /api/tasks?projectId (2,000 tasks)",
+            &list,
+            rep,
+        )
+        .await?;
+        let label = format!(
+            "List 2,000 tasks ({:.0} KB), 8 conns",
+            body.len() as f64 / 1e3
+        );
+        rep.row(Row::lower(
+            &label,
+            &r,
+            describe_load(&r),
+            "≈ 200 req/s (p99 ≈ 82 ms)",
+            (200.0, 200.0),
+            5.0,
+        ));
 
-    let patch_ids = ids.clone();
-    let patch = w(
-        16,
-        Arc::new(move |rng, _, seq| {
-            let status = if seq % 2 == 0 { "in_progress" } else { "todo" };
-            (
-                Method::PATCH,
-                format!("/api/tasks/{}", patch_ids[rng.below(patch_ids.len())]),
-                Some(Bytes::from(format!(r#"{{"status":"{status}"}}"#))),
-            )
-        }),
-    );
-    let r = measure(&srv, addr, "PATCH /api/tasks/:id status", &patch, rep).await?;
-    rep.row(Row::lower(
-        "PATCH task status (durable), 16 conns",
-        &r,
-        describe_load(&r),
-        "3.0–3.3K req/s (p99 ≈ 11 ms)",
-        (3_000.0, 3_300.0),
-        5.0,
-    ));
+        let patch_ids = ids.clone();
+        let patch = w(
+            16,
+            Arc::new(move |rng, _, seq| {
+                let status = if seq % 2 == 0 { "in_progress" } else { "todo" };
+                (
+                    Method::PATCH,
+                    format!("/api/tasks/{}", patch_ids[rng.below(patch_ids.len())]),
+                    Some(Bytes::from(format!(r#"{{"status":"{status}"}}"#))),
+                )
+            }),
+        );
+        let r = measure(&srv, addr, "PATCH /api/tasks/:id status", &patch, rep).await?;
+        rep.row(Row::lower(
+            "PATCH task status (durable), 16 conns",
+            &r,
+            describe_load(&r),
+            "3.0–3.3K req/s (p99 ≈ 11 ms)",
+            (3_000.0, 3_300.0),
+            5.0,
+        ));
+    }
 
-    quiet("fan-out", rep).await?;
-    eprintln!("bench: fan-out to 200 WebSocket clients");
-    let mut cfg = fanout::Config {
-        clients: 200,
-        events: if opts.quick { 200 } else { 1_000 },
-        interval: Duration::from_millis(5),
-        senders: 4,
-        quickack: false,
-    };
-    let cpu = CpuMeter::start(&srv)?;
-    let f = fanout::run(addr, &ids, &cfg).await?;
-    let cpu = cpu.describe(&srv)?;
-    let p99 = ms(f.latency.value_at_quantile(0.99));
-    let delivered = f.delivery_pct();
-    rep.row(Row::custom(
-        "Fan-out to 200 WS clients: PATCH sent → frame received",
-        format!(
-            "{}{}",
-            describe_fanout(&f),
-            if f.errors == 0 {
-                String::new()
-            } else {
-                format!(", **{} PATCH errors**", f.errors)
-            }
-        ),
-        "p99 ≈ 7–9 ms, 100 %",
-        "p99 < 3 ms, 100 %",
-        if p99 < 3.0 && f.received == f.expected && f.errors == 0 {
-            "PASS".to_owned()
-        } else {
-            format!("MISS (p99 {:.1}× the target, {delivered:.2} %)", p99 / 3.0)
-        },
-    ));
-    rep.note(format!(
-        "Fan-out: {} events every {} ms over {} HTTP connections, {} frames expected, {} received; \
-         PATCH round trip (durable write) p50 {:.2} / p99 {:.2} ms; spread (first client → each client) \
-         p50 {:.2} / p99 {:.2} ms; {} of {} events reached their first client more than {} ms after the PATCH; \
-         200 WebSockets opened in {:.0} ms; {cpu}.",
-        cfg.events,
-        cfg.interval.as_millis(),
-        cfg.senders,
-        f.expected,
-        f.received,
-        ms(f.patch_rtt.value_at_quantile(0.5)),
-        ms(f.patch_rtt.value_at_quantile(0.99)),
-        ms(f.spread.value_at_quantile(0.5)),
-        ms(f.spread.value_at_quantile(0.99)),
-        f.stalled_events,
-        cfg.events,
-        fanout::STALL.as_millis(),
-        f.connect.as_secs_f64() * 1e3,
-    ));
-
-    // Diagnostic re-run: clients that acknowledge every frame at once.
-    quiet("fan-out (quick-ACK clients)", rep).await?;
-    eprintln!("bench: fan-out again with quick-ACK clients (diagnostic)");
-    cfg.quickack = true;
-    let q = fanout::run(addr, &ids, &cfg).await?;
-    rep.note(format!(
-        "Fan-out diagnostic, same run but the clients re-arm TCP_QUICKACK after every frame (real \
-         clients do not): {}; {} stalled events. A difference from the row above is the server \
-         sockets' Nagle algorithm waiting for the clients' delayed ACKs (≈ 40 ms on Linux).",
-        describe_fanout(&q),
-        q.stalled_events,
-    ));
+    if opts.runs(Part::Fanout) {
+        let cfg = fanout::Config {
+            clients: 200,
+            events: if opts.quick { 200 } else { 1_000 },
+            interval: Duration::from_millis(5),
+            senders: 4,
+        };
+        fan_out(
+            &srv,
+            addr,
+            "PATCH sent → frame received",
+            fanout::task_patch(ids.clone()),
+            &cfg,
+            rep,
+        )
+        .await?;
+        let session = ds.session_ids.first().context("no session")?.clone();
+        fan_out(
+            &srv,
+            addr,
+            "modal action (nothing stored) sent → frame received",
+            fanout::modal_action(session),
+            &cfg,
+            rep,
+        )
+        .await?;
+    }
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = srv.rss_mib()?;
@@ -754,27 +807,29 @@ async fn dataset_a(
         format!("{rss_after:.1} MiB"),
     ));
 
-    let create = w(16, {
-        let project = project.clone();
-        Arc::new(move |_, k, seq| {
-            (
-                Method::POST,
-                "/api/tasks".to_owned(),
-                Some(Bytes::from(format!(
-                    r#"{{"projectId":"{project}","title":"Bench create {k}-{seq}"}}"#
-                ))),
-            )
-        })
-    });
-    let r = measure(&srv, addr, "POST /api/tasks", &create, rep).await?;
-    rep.row(Row::lower(
-        "Create task (durable), 16 conns",
-        &r,
-        describe_load(&r),
-        "0.8–1.1K/s",
-        (800.0, 1_100.0),
-        5.0,
-    ));
+    if opts.runs(Part::Rest) {
+        let create = w(16, {
+            let project = project.clone();
+            Arc::new(move |_, k, seq| {
+                (
+                    Method::POST,
+                    "/api/tasks".to_owned(),
+                    Some(Bytes::from(format!(
+                        r#"{{"projectId":"{project}","title":"Bench create {k}-{seq}"}}"#
+                    ))),
+                )
+            })
+        });
+        let r = measure(&srv, addr, "POST /api/tasks", &create, rep).await?;
+        rep.row(Row::lower(
+            "Create task (durable), 16 conns",
+            &r,
+            describe_load(&r),
+            "0.8–1.1K/s",
+            (800.0, 1_100.0),
+            5.0,
+        ));
+    }
 
     drop(srv);
     Ok(())

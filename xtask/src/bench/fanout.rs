@@ -1,6 +1,8 @@
 //! Event fan-out: many raw WebSocket clients (no `subscribe`, so each receives every event),
-//! PATCHes at a steady pace, latency from just before each PATCH is written to each client's
-//! receipt of the matching `task:updated` frame.
+//! one request per event at a steady pace, latency from just before each request is written to
+//! each client's receipt of the matching frame. Two event sources are measured: a task `PATCH`
+//! (`task:updated`, after a durable write) and a modal action (`session:modal_action`, which
+//! stores nothing, so it measures the bus → WebSocket path alone).
 //!
 //! Client read loops only take a timestamp and look for the title marker with a substring
 //! search; latencies are computed after the run.
@@ -16,8 +18,8 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 use hyper::Method;
 use tokio::sync::watch;
-use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::load::{Conn, histogram, record};
 
@@ -28,39 +30,35 @@ const MARKER: &str = "bench-fanout-";
 pub struct Config {
     /// WebSocket clients.
     pub clients: usize,
-    /// Measured events (one PATCH each).
+    /// Measured events (one request each).
     pub events: usize,
-    /// Time between two PATCHes.
+    /// Time between two requests.
     pub interval: Duration,
-    /// HTTP connections the PATCHes are spread over (so a slow answer does not delay the pace).
+    /// HTTP connections the requests are spread over (so a slow answer does not delay the pace).
     pub senders: usize,
-    /// Diagnostic: clients re-arm `TCP_QUICKACK` after every frame, so they acknowledge at once
-    /// instead of delaying ACKs (real clients do not; this isolates Nagle/delayed-ACK stalls of
-    /// a server socket without `TCP_NODELAY`).
-    pub quickack: bool,
 }
 
 /// What the fan-out measured.
 pub struct FanoutResult {
-    /// PATCH send → frame receipt, every (client, event) pair, microseconds.
+    /// Request sent → frame receipt, every (client, event) pair, microseconds.
     pub latency: Histogram<u64>,
     /// First client's receipt → each client's receipt of the same event, microseconds.
     pub spread: Histogram<u64>,
-    /// PATCH round trip (durable write included), microseconds.
-    pub patch_rtt: Histogram<u64>,
+    /// Request round trip (for a PATCH: durable write included), microseconds.
+    pub request_rtt: Histogram<u64>,
     /// Frames expected (clients × events).
     pub expected: u64,
     /// Matching frames received.
     pub received: u64,
-    /// Failed PATCHes.
+    /// Failed requests.
     pub errors: u64,
     /// Time to open every WebSocket.
     pub connect: Duration,
-    /// Events whose first delivery (to any client) came more than [`STALL`] after their PATCH.
+    /// Events whose first delivery (to any client) came more than [`STALL`] after their request.
     pub stalled_events: usize,
 }
 
-/// A first delivery later than this after the PATCH counts as a stalled event.
+/// A first delivery later than this after the request counts as a stalled event.
 pub const STALL: Duration = Duration::from_millis(20);
 
 impl FanoutResult {
@@ -73,6 +71,15 @@ impl FanoutResult {
     }
 }
 
+/// The clients' WebSocket settings. tungstenite zero-fills its whole read buffer before every
+/// read attempt (at least two per frame: the read that gets it and the one that finds the
+/// socket empty); with the 128 KiB default that memset, not the server, dominated the
+/// generator's CPU (200 clients × 256 KiB per event). Frames here are < 1 KiB; larger ones are
+/// still read, in several chunks.
+fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
 /// The event number in a frame, if it carries the benchmark marker.
 fn marker(text: &str) -> Option<u32> {
     let at = text.find(MARKER)? + MARKER.len();
@@ -81,17 +88,40 @@ fn marker(text: &str) -> Option<u32> {
     digits[..end].parse().ok()
 }
 
-fn patch_body(event: usize) -> Bytes {
-    Bytes::from(format!(r#"{{"title":"{MARKER}{event}."}}"#))
+/// The request that triggers event number `event` (0 is the warm-up): method, path, body.
+pub type EventRequest = Arc<dyn Fn(usize) -> (Method, String, Bytes) + Send + Sync>;
+
+/// `PATCH /api/tasks/:id {title}` on the tasks of `task_ids` in turn: a `task:updated` event
+/// after a durable write.
+pub fn task_patch(task_ids: Arc<Vec<String>>) -> EventRequest {
+    Arc::new(move |event| {
+        (
+            Method::PATCH,
+            format!("/api/tasks/{}", task_ids[event % task_ids.len()]),
+            Bytes::from(format!(r#"{{"title":"{MARKER}{event}."}}"#)),
+        )
+    })
 }
 
-/// Runs the fan-out against `addr`, patching the tasks of `task_ids` in turn.
+/// `POST /api/sessions/:id/modal/bench/actions {action}`: a `session:modal_action` event that
+/// stores nothing (ref §4.4), so only the bus and the WebSocket fan-out are measured.
+pub fn modal_action(session_id: String) -> EventRequest {
+    Arc::new(move |event| {
+        (
+            Method::POST,
+            format!("/api/sessions/{session_id}/modal/bench/actions"),
+            Bytes::from(format!(r#"{{"action":"{MARKER}{event}.","data":{{}}}}"#)),
+        )
+    })
+}
+
+/// Runs the fan-out against `addr`, sending `request(i)` for event `i`.
 pub async fn run(
     addr: SocketAddr,
-    task_ids: &[String],
+    request: EventRequest,
     cfg: &Config,
 ) -> anyhow::Result<FanoutResult> {
-    anyhow::ensure!(!task_ids.is_empty() && cfg.senders > 0, "nothing to patch");
+    anyhow::ensure!(cfg.senders > 0, "no senders");
     let (stop_tx, stop_rx) = watch::channel(false);
     let warm = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(AtomicUsize::new(0));
@@ -100,14 +130,17 @@ pub async fn run(
     let connect_start = Instant::now();
     let mut clients = Vec::with_capacity(cfg.clients);
     for _ in 0..cfg.clients {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .with_context(|| format!("WebSocket connect to {url}"))?;
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
+            url.as_str(),
+            Some(client_config()),
+            false,
+        )
+        .await
+        .with_context(|| format!("WebSocket connect to {url}"))?;
         let mut stop = stop_rx.clone();
         let warm = warm.clone();
         let seen = seen.clone();
         let capacity = cfg.events;
-        let quickack = cfg.quickack;
         clients.push(tokio::spawn(async move {
             let mut got: Vec<(u32, Instant)> = Vec::with_capacity(capacity);
             loop {
@@ -116,11 +149,6 @@ pub async fn run(
                     msg = ws.next() => match msg {
                         Some(Ok(Message::Text(t))) => {
                             let now = Instant::now();
-                            if quickack
-                                && let MaybeTlsStream::Plain(tcp) = ws.get_ref()
-                            {
-                                let _ = tcp.set_quickack(true);
-                            }
                             match marker(t.as_str()) {
                                 Some(0) => { warm.fetch_add(1, Ordering::Relaxed); }
                                 Some(i) => {
@@ -143,14 +171,9 @@ pub async fn run(
 
     // Barrier: one warm-up event must reach every client, so all are registered with the hub.
     let mut conn = Conn::connect(addr).await?;
-    let (status, _) = conn
-        .send(
-            Method::PATCH,
-            &format!("/api/tasks/{}", task_ids[0]),
-            Some(patch_body(0)),
-        )
-        .await?;
-    anyhow::ensure!(status.is_success(), "warm-up PATCH answered {status}");
+    let (method, path, body) = request(0);
+    let (status, _) = conn.send(method, &path, Some(body)).await?;
+    anyhow::ensure!(status.is_success(), "warm-up request answered {status}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while warm.load(Ordering::Relaxed) < cfg.clients {
         if Instant::now() > deadline {
@@ -168,18 +191,17 @@ pub async fn run(
     let mut senders = Vec::with_capacity(cfg.senders);
     for s in 0..cfg.senders {
         let mut conn = Conn::connect(addr).await?;
-        let ids: Vec<String> = task_ids.to_vec();
+        let request = request.clone();
         let (events, interval, n) = (cfg.events, cfg.interval, cfg.senders);
         senders.push(tokio::spawn(async move {
             let mut sent: Vec<(usize, Instant, Duration, bool)> = Vec::new();
             let mut i = if s == 0 { n } else { s };
             while i <= events {
                 tokio::time::sleep_until(t0 + interval * i as u32).await;
-                let path = format!("/api/tasks/{}", ids[i % ids.len()]);
-                let body = patch_body(i);
+                let (method, path, body) = request(i);
                 let at = Instant::now();
                 let ok = matches!(
-                    conn.send(Method::PATCH, &path, Some(body)).await,
+                    conn.send(method, &path, Some(body)).await,
                     Ok((st, _)) if st.is_success()
                 );
                 sent.push((i, at, at.elapsed(), ok));
@@ -190,12 +212,12 @@ pub async fn run(
     }
     drop(conn);
     let mut send_at: Vec<Option<Instant>> = vec![None; cfg.events + 1];
-    let mut patch_rtt = histogram()?;
+    let mut request_rtt = histogram()?;
     let mut errors = 0;
     for s in senders {
         for (i, at, rtt, ok) in s.await? {
             send_at[i] = Some(at);
-            record(&mut patch_rtt, rtt);
+            record(&mut request_rtt, rtt);
             if !ok {
                 errors += 1;
             }
@@ -269,7 +291,7 @@ pub async fn run(
     Ok(FanoutResult {
         latency,
         spread,
-        patch_rtt,
+        request_rtt,
         expected: expected as u64,
         received,
         errors,
