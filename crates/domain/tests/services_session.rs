@@ -432,13 +432,13 @@ async fn terminal_status_propagates_to_active_entries_only() {
                     h.stored_task(&t.id)
                         .await
                         .session_status(&s.id)
-                        .map(|x| x.as_str()),
+                        .map(|x| x.to_string()),
                 );
             }
             v
         };
         assert_eq!(
-            after,
+            after.iter().map(Option::as_deref).collect::<Vec<_>>(),
             vec![
                 Some(mapped),
                 Some(mapped),
@@ -453,7 +453,7 @@ async fn terminal_status_propagates_to_active_entries_only() {
             h.stored_task(&tasks[0].id)
                 .await
                 .session_status("sess_other"),
-            Some(TaskSessionStatus::Working)
+            Some(&TaskSessionStatus::Working.into())
         );
         // User-owned task status is untouched.
         for t in &tasks {
@@ -478,7 +478,7 @@ async fn non_terminal_status_does_not_propagate() {
     expect_events(&mut sub, &[ev::SESSION_UPDATED]);
     assert_eq!(
         h.stored_task(&t.id).await.session_status(&s.id),
-        Some(TaskSessionStatus::Working)
+        Some(&TaskSessionStatus::Working.into())
     );
 }
 

@@ -36,7 +36,13 @@ async fn five_defaults_in_order_with_stable_ids_and_created_at() {
     let list = h.app.team_members.list(&p.id).await.unwrap();
     let got: Vec<_> = list
         .iter()
-        .map(|m| (m.id.clone(), m.name.as_str(), m.mode.unwrap().as_str()))
+        .map(|m| {
+            (
+                m.id.clone(),
+                m.name.as_str(),
+                m.mode.as_ref().unwrap().as_str(),
+            )
+        })
         .collect();
     let id = |s: &str| format!("tm_{}_{s}", p.id);
     assert_eq!(
@@ -53,7 +59,7 @@ async fn five_defaults_in_order_with_stable_ids_and_created_at() {
         assert!(m.is_default);
         assert_eq!(m.status, TeamMemberStatus::Active);
         assert_eq!(m.model.as_deref(), Some("sonnet"));
-        assert_eq!(m.agent_tool, Some(AgentTool::ClaudeCode));
+        assert_eq!(m.agent_tool, Some(AgentTool::ClaudeCode.into()));
         assert_eq!(
             m.created_at, T0_ISO,
             "createdAt is the project's creation time"
@@ -171,7 +177,7 @@ async fn create_validates_trims_persists_and_emits() {
     assert_eq!(m.skill_ids, Some(vec![]));
     assert_eq!(
         m.permission_mode,
-        Some(PermissionMode::ReadOnly),
+        Some(PermissionMode::ReadOnly.into()),
         "persisted (spec §2)"
     );
     assert_eq!(
@@ -227,7 +233,7 @@ async fn update_default_persists_override_including_permission_mode_and_memory()
     assert_eq!(updated.model.as_deref(), Some("opus"));
     assert_eq!(
         updated.permission_mode,
-        Some(PermissionMode::BypassPermissions)
+        Some(PermissionMode::BypassPermissions.into())
     );
     assert_eq!(updated.memory, Some(vec!["a".into()]));
     assert_eq!(
@@ -338,7 +344,7 @@ async fn update_custom_member() {
         .await
         .unwrap();
     assert_eq!(u.identity, "New persona");
-    assert_eq!(u.permission_mode, Some(PermissionMode::AcceptEdits));
+    assert_eq!(u.permission_mode, Some(PermissionMode::AcceptEdits.into()));
     assert_eq!(u.name, "Rita");
     assert!(!u.is_default);
     assert_eq!(u.created_at, T0_ISO);

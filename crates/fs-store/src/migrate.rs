@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use maestro_domain::entities::{MailMessage, Session, Task, TaskSessionStatus};
+use maestro_domain::entities::{MailMessage, Session, Task};
 
 /// The outcome of loading one task file.
 #[derive(Debug)]
@@ -62,8 +62,9 @@ pub(crate) fn task(mut v: Value) -> Result<TaskLoad, String> {
             .and_then(|a| a.first())
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let parsed = legacy.as_str().and_then(TaskSessionStatus::parse);
-        match (first, parsed) {
+        // Any string is carried over, as the reference does; an unknown one loads as
+        // `Lenient::Other` like any stored enum value.
+        match (first, legacy.as_str()) {
             (Some(session_id), Some(status)) => {
                 fill(obj, "taskSessionStatuses", json!({}));
                 if let Some(map) = obj
@@ -71,11 +72,11 @@ pub(crate) fn task(mut v: Value) -> Result<TaskLoad, String> {
                     .and_then(Value::as_object_mut)
                     && !map.contains_key(&session_id)
                 {
-                    map.insert(session_id, Value::String(status.as_str().to_owned()));
+                    map.insert(session_id, Value::String(status.to_owned()));
                 }
             }
             (Some(_), None) => {
-                tracing::warn!(value = %legacy, "dropping unknown legacy task sessionStatus");
+                tracing::warn!(value = %legacy, "dropping a legacy task sessionStatus that is not a string");
             }
             (None, _) => {}
         }
@@ -196,6 +197,7 @@ pub(crate) fn legacy_mail(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use maestro_domain::entities::{Lenient, TaskSessionStatus};
 
     fn base_task() -> Value {
         json!({"id": "task_1", "projectId": "p", "parentId": null, "title": "t",
@@ -212,7 +214,10 @@ mod tests {
         let TaskLoad::Keep(t) = task(v).unwrap() else {
             panic!("kept")
         };
-        assert_eq!(t.session_status("s1"), Some(TaskSessionStatus::Blocked));
+        assert_eq!(
+            t.session_status("s1"),
+            Some(&TaskSessionStatus::Blocked.into())
+        );
         assert_eq!(t.reference_task_ids, Some(vec![]));
         assert!(!t.extra.contains_key("sessionStatus"));
 
@@ -223,6 +228,18 @@ mod tests {
         };
         assert_eq!(t.task_session_statuses, Some(Default::default()));
         assert!(t.session_ids.is_empty());
+
+        // An unknown legacy value is carried over verbatim, like the reference does.
+        let mut v = base_task();
+        v["sessionIds"] = json!(["s1"]);
+        v["sessionStatus"] = json!("paused");
+        let TaskLoad::Keep(t) = task(v).unwrap() else {
+            panic!("kept")
+        };
+        assert_eq!(
+            t.session_status("s1"),
+            Some(&Lenient::Other("paused".to_owned()))
+        );
 
         let mut v = base_task();
         v["taskType"] = json!("team-member");

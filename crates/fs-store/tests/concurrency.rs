@@ -48,7 +48,7 @@ async fn hundred_session_statuses_on_one_task_survive_reopen() {
     assert_eq!(r.task_session_statuses, t.task_session_statuses);
     assert_eq!(
         r.session_status("sess_007"),
-        Some(TaskSessionStatus::Failed)
+        Some(&TaskSessionStatus::Failed.into())
     );
 }
 

@@ -47,7 +47,10 @@ fn generate(dir: &Path, tasks: usize, sessions: usize) {
                         format!("sess_{}", (i + 1) % 200),
                     ];
                     let statuses = t.task_session_statuses.get_or_insert_with(Default::default);
-                    statuses.insert(format!("sess_{}", i % 200), TaskSessionStatus::Working);
+                    statuses.insert(
+                        format!("sess_{}", i % 200),
+                        TaskSessionStatus::Working.into(),
+                    );
                     t.skill_ids = vec!["rust".into()];
                     let bytes = serde_json::to_vec_pretty(&t).unwrap();
                     std::fs::write(dir.join(format!("tasks/proj_{p}/task_{i:06}.json")), bytes)

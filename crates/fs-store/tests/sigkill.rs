@@ -108,7 +108,7 @@ fn acknowledged_writes_survive_sigkill() {
             let t = store.tasks.get(id).await.unwrap().expect("shared task");
             assert_eq!(
                 t.session_status(key),
-                Some(TaskSessionStatus::Working),
+                Some(&TaskSessionStatus::Working.into()),
                 "{id}: acknowledged status of {key} lost"
             );
         }

@@ -105,7 +105,10 @@ async fn loads_and_migrates_the_reference_layout() {
     // Tasks.
     let a = store.tasks.get(TA).await.unwrap().expect("task A");
     assert_eq!(a.status, TaskStatus::InProgress);
-    assert_eq!(a.session_status(S2), Some(TaskSessionStatus::Completed));
+    assert_eq!(
+        a.session_status(S2),
+        Some(&TaskSessionStatus::Completed.into())
+    );
     assert_eq!(a.reference_task_ids, Some(vec![TB.to_owned()]));
     assert_eq!(a.pinned, Some(true));
     assert_eq!(
@@ -120,7 +123,7 @@ async fn loads_and_migrates_the_reference_layout() {
         b.task_session_statuses,
         Some(BTreeMap::from([(
             S1.to_owned(),
-            TaskSessionStatus::Blocked
+            TaskSessionStatus::Blocked.into()
         )]))
     );
     assert!(!b.extra.contains_key("sessionStatus"), "{:?}", b.extra);

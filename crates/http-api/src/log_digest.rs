@@ -77,8 +77,8 @@ impl DigestState {
         if session.needs_input_active() {
             Self::NeedsInput
         } else if matches!(
-            session.status,
-            SessionStatus::Working | SessionStatus::Spawning
+            session.status.known(),
+            Some(SessionStatus::Working | SessionStatus::Spawning)
         ) {
             Self::Active
         } else {

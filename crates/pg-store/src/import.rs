@@ -9,10 +9,12 @@
 
 use deadpool_postgres::{Pool, Transaction};
 use futures::future::try_join_all;
+use maestro_domain::error::DomainResult;
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
 use crate::error::{db_store_err, pool_store_err, to_store_err};
+use crate::rows::{known, known_opt};
 use crate::{ImportCounts, ImportData, PgStoreError};
 use crate::{mail, orderings, projects, sessions, tasks, team_members};
 
@@ -20,7 +22,15 @@ use crate::{mail, orderings, projects, sessions, tasks, team_members};
 const CHUNK: usize = 500;
 
 /// Imports `data`; see the module docs.
+///
+/// # Errors
+/// [`PgStoreError::InvalidData`] before anything is written when an entity has a value the
+/// schema's CHECK constraints refuse (see [`check`]); database errors otherwise.
 pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, PgStoreError> {
+    let problems = check(data);
+    if !problems.is_empty() {
+        return Err(PgStoreError::InvalidData(problems));
+    }
     let mut client = pool.get().await.map_err(pool_store_err)?;
     let mut counts = ImportCounts::default();
 
@@ -111,6 +121,40 @@ pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, 
     counts.tables.push(("orderings", n));
 
     Ok(counts)
+}
+
+/// Every enum value of `data` outside the closed set of its column (the CHECK constraints of
+/// migration 0001; see [`known`]): `"<kind> <id>: <table>.<column>: <value> is not one of …"`,
+/// in import order. JSONB columns (per-session task statuses, snapshots, default overrides)
+/// hold any value and are not checked.
+fn check(data: &ImportData) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut note = |entity: &str, res: DomainResult<Option<&str>>| {
+        if let Err(e) = res {
+            problems.push(format!("{entity}: {e}"));
+        }
+    };
+    for t in &data.tasks {
+        let entity = format!("task {}", t.id);
+        note(&entity, known("tasks", "status", &t.status).map(Some));
+        note(&entity, known("tasks", "priority", &t.priority).map(Some));
+    }
+    for s in &data.sessions {
+        let entity = format!("session {}", s.id);
+        note(&entity, known("sessions", "status", &s.status).map(Some));
+    }
+    for m in &data.team_members {
+        let entity = format!("team member {} (project {})", m.id, m.project_id);
+        const T: &str = "team_members";
+        note(&entity, known_opt(T, "agent_tool", m.agent_tool.as_ref()));
+        note(&entity, known_opt(T, "mode", m.mode.as_ref()));
+        note(
+            &entity,
+            known_opt(T, "permission_mode", m.permission_mode.as_ref()),
+        );
+        note(&entity, known(T, "status", &m.status).map(Some));
+    }
+    problems
 }
 
 /// Upserts `items` with the prepared `sql`, `CHUNK` rows pipelined at a time; returns the

@@ -73,6 +73,17 @@ pub enum PgStoreError {
         /// Server message.
         message: String,
     },
+    /// Values that PostgreSQL cannot hold as they are (an enum column outside its closed set,
+    /// e.g. a task `status: "done"` that the reference stored unchecked); one line each,
+    /// naming the entity, column and value. Nothing was written.
+    #[error(
+        "{} values cannot be stored in PostgreSQL as they are (nothing was imported):\n  {}\n\
+         Set these fields to one of the listed values (e.g. with the filesystem backend, \
+         which serves them as stored) and run the import again.",
+        .0.len(),
+        .0.join("\n  ")
+    )]
+    InvalidData(Vec<String>),
     /// Any other database error.
     #[error("postgres error: {0}")]
     Db(String),

@@ -4,7 +4,7 @@
 //! Convention: a nullable column is an absent (or `null`) field of the JSON entity; `extra`
 //! holds the entity's unknown keys as a JSON object.
 
-use maestro_domain::entities::Extra;
+use maestro_domain::entities::{Extra, Lenient, WireEnum};
 use maestro_domain::error::{DomainError, DomainResult};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +64,32 @@ macro_rules! cols_at {
     };
 }
 pub(crate) use cols_at;
+
+/// The text of an entity's enum value for a column with a CHECK constraint. PostgreSQL keeps
+/// only the closed set; a stored unknown string ([`Lenient::Other`], which only a data
+/// directory written by the reference can hold) is `Validation` naming the column and value.
+pub(crate) fn known<E: WireEnum>(
+    table: &str,
+    name: &str,
+    value: &Lenient<E>,
+) -> DomainResult<&'static str> {
+    value.known().map(E::as_str).ok_or_else(|| {
+        DomainError::validation(format!(
+            "{table}.{name}: {:?} is not one of {}",
+            value.as_str(),
+            E::expected()
+        ))
+    })
+}
+
+/// [`known`] for a nullable column.
+pub(crate) fn known_opt<E: WireEnum>(
+    table: &str,
+    name: &str,
+    value: Option<&Lenient<E>>,
+) -> DomainResult<Option<&'static str>> {
+    value.map(|v| known(table, name, v)).transpose()
+}
 
 /// Parses an enum column with the enum's own `parse`.
 pub(crate) fn parse_enum<T>(

@@ -24,7 +24,7 @@ use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
     OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_json,
-    from_opt_json, parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql,
+    from_opt_json, known, parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql,
     update_versioned_sql, upsert_sql,
 };
 
@@ -81,7 +81,7 @@ impl Params {
     pub(crate) fn new(s: &Session) -> DomainResult<Self> {
         Ok(Self {
             env: to_json("env", &s.env)?,
-            status: s.status.as_str(),
+            status: known(T, "status", &s.status)?,
             events: to_json("events", &s.events)?,
             timeline: to_json("timeline", &s.timeline)?,
             docs: to_json("docs", &s.docs)?,
@@ -131,7 +131,7 @@ fn decode(row: &Row) -> DomainResult<Session> {
         name: cols_at!(row, "name")?,
         agent_id: cols_at!(row, "agent_id")?,
         env: from_json(T, "env", cols_at!(row, "env")?)?,
-        status: parse_enum(T, "status", &status, SessionStatus::parse)?,
+        status: parse_enum(T, "status", &status, SessionStatus::parse)?.into(),
         started_at: cols_at!(row, "started_at")?,
         last_activity: cols_at!(row, "last_activity")?,
         completed_at: cols_at!(row, "completed_at")?,

@@ -25,8 +25,8 @@ use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
     OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_opt_json,
-    insert_sql, parse_enum, select_versioned_sql, to_opt_json, update_sql, update_versioned_sql,
-    upsert_sql,
+    insert_sql, known, parse_enum, select_versioned_sql, to_opt_json, update_sql,
+    update_versioned_sql, upsert_sql,
 };
 
 const T: &str = "tasks";
@@ -76,8 +76,8 @@ pub(crate) struct Params {
 impl Params {
     pub(crate) fn new(t: &Task) -> DomainResult<Self> {
         Ok(Self {
-            status: t.status.as_str(),
-            priority: t.priority.as_str(),
+            status: known(T, "status", &t.status)?,
+            priority: known(T, "priority", &t.priority)?,
             statuses: to_opt_json("taskSessionStatuses", t.task_session_statuses.as_ref())?,
             extra: extra_to_json(&t.extra),
         })
@@ -121,13 +121,13 @@ fn decode(row: &Row) -> DomainResult<Task> {
         parent_id: cols_at!(row, "parent_id")?,
         title: cols_at!(row, "title")?,
         description: cols_at!(row, "description")?,
-        status: parse_enum(T, "status", &status, TaskStatus::parse)?,
+        status: parse_enum(T, "status", &status, TaskStatus::parse)?.into(),
         task_session_statuses: from_opt_json(
             T,
             "task_session_statuses",
             cols_at!(row, "task_session_statuses")?,
         )?,
-        priority: parse_enum(T, "priority", &priority, TaskPriority::parse)?,
+        priority: parse_enum(T, "priority", &priority, TaskPriority::parse)?.into(),
         created_at: cols_at!(row, "created_at")?,
         updated_at: cols_at!(row, "updated_at")?,
         started_at: cols_at!(row, "started_at")?,

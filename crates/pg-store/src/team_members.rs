@@ -22,8 +22,8 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, from_opt_json, parse_enum, parse_opt_enum,
-    to_opt_json, upsert_sql,
+    col, col_list, extra_from_json, extra_to_json, from_opt_json, known, known_opt, parse_enum,
+    parse_opt_enum, to_opt_json, upsert_sql,
 };
 
 const T: &str = "team_members";
@@ -79,10 +79,10 @@ pub(crate) struct Params {
 impl Params {
     pub(crate) fn new(m: &TeamMember) -> DomainResult<Self> {
         Ok(Self {
-            agent_tool: m.agent_tool.map(AgentTool::as_str),
-            mode: m.mode.map(AgentMode::as_str),
-            permission_mode: m.permission_mode.map(PermissionMode::as_str),
-            status: m.status.as_str(),
+            agent_tool: known_opt(T, "agent_tool", m.agent_tool.as_ref())?,
+            mode: known_opt(T, "mode", m.mode.as_ref())?,
+            permission_mode: known_opt(T, "permission_mode", m.permission_mode.as_ref())?,
+            status: known(T, "status", &m.status)?,
             capabilities: to_opt_json("capabilities", m.capabilities.as_ref())?,
             command_permissions: to_opt_json("commandPermissions", m.command_permissions.as_ref())?,
             extra: extra_to_json(&m.extra),
@@ -132,17 +132,19 @@ fn decode(row: &Row) -> DomainResult<TeamMember> {
             "agent_tool",
             col(row, T, "agent_tool")?,
             AgentTool::parse,
-        )?,
-        mode: parse_opt_enum(T, "mode", col(row, T, "mode")?, AgentMode::parse)?,
+        )?
+        .map(Into::into),
+        mode: parse_opt_enum(T, "mode", col(row, T, "mode")?, AgentMode::parse)?.map(Into::into),
         permission_mode: parse_opt_enum(
             T,
             "permission_mode",
             col(row, T, "permission_mode")?,
             PermissionMode::parse,
-        )?,
+        )?
+        .map(Into::into),
         skill_ids: col(row, T, "skill_ids")?,
         is_default: col(row, T, "is_default")?,
-        status: parse_enum(T, "status", &status, TeamMemberStatus::parse)?,
+        status: parse_enum(T, "status", &status, TeamMemberStatus::parse)?.into(),
         capabilities: from_opt_json(T, "capabilities", col(row, T, "capabilities")?)?,
         command_permissions: from_opt_json(
             T,

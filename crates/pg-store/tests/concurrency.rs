@@ -51,7 +51,7 @@ async fn hundred_concurrent_session_status_updates_lose_nothing() {
         } else {
             TaskSessionStatus::Completed
         };
-        assert_eq!(map.get(&format!("s{i}")), Some(&expected), "s{i}");
+        assert_eq!(map.get(&format!("s{i}")), Some(&expected.into()), "s{i}");
     }
 }
 

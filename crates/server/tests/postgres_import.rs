@@ -245,3 +245,46 @@ async fn import_fs_without_a_database_url_names_the_key() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("postgres.url"), "{err}");
 }
+
+/// Enum values the reference stored unchecked (a task `status: "done"`, …) are served by the
+/// filesystem store but refused by PostgreSQL's CHECK constraints: the import names every
+/// such entity, column and value, and writes no row.
+#[tokio::test]
+async fn import_fs_names_values_postgres_cannot_hold_and_writes_nothing() {
+    let Some(db) = TestDb::new() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    copy_dir(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fs-store/tests/fixtures/ts-data-unchecked"),
+        &source,
+    );
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("MAESTRO_POSTGRES__SCHEMA", db.schema.clone()),
+    ];
+    let (code, out, err) = run(
+        &["import-fs", "--data-dir", source.to_str().unwrap()],
+        tmp.path(),
+        &env,
+    );
+    assert_ne!(code, Some(0), "{out}\n{err}");
+    for needle in [
+        "6 values cannot be stored in PostgreSQL",
+        r#"task task_1706800000001_doneaaaaa: tasks.status: "done" is not one of todo"#,
+        r#"task task_1706800000001_doneaaaaa: tasks.priority: "urgent""#,
+        r#"session sess_1706800000002_runningaa: sessions.status: "running""#,
+        r#"team member tm_1706800000003_cursoraaa (project proj_1706800000000_uncheckd0): team_members.agent_tool: "cursor""#,
+        r#"team_members.mode: "plan" is not one of execute | coordinate"#,
+        r#"team_members.permission_mode: "yolo""#,
+    ] {
+        assert!(err.contains(needle), "{needle:?} in:\n{err}");
+    }
+    let rows = db.snapshot();
+    assert!(
+        rows.values().all(Vec::is_empty),
+        "nothing is imported: {rows:?}"
+    );
+}

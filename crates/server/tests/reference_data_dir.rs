@@ -125,3 +125,164 @@ async fn typescript_data_directory_is_served_unchanged() {
     assert_eq!(on_disk["estimate"], json!({ "points": 3, "unit": "days" }));
     assert_eq!(on_disk["title"], "Build the store, really");
 }
+
+/// Enum values the reference stored without checking (ref §0; the CLI passes `--status` and
+/// `--priority` through) load, are served and survive writes verbatim; they only change when a
+/// client sets a valid value, and new input is still validated (spec §2).
+#[tokio::test]
+async fn values_the_reference_stored_unchecked_are_served_and_kept() {
+    const P: &str = "proj_1706800000000_uncheckd0";
+    const T: &str = "task_1706800000001_doneaaaaa";
+    const S: &str = "sess_1706800000002_runningaa";
+    const M: &str = "tm_1706800000003_cursoraaa";
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fs-store/tests/fixtures/ts-data-unchecked");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&fixture, &data);
+    let mut server = ServerProc::start(&data, tmp.path(), &[]);
+    let c = client();
+    let call = |method: Method, path: &str, body: Option<Value>| {
+        let c = c.clone();
+        let url = server.url(path);
+        async move { send(&c, method, &url, body).await }
+    };
+    let task_file = data.join(format!("tasks/{P}/{T}.json"));
+
+    // Served exactly as stored.
+    let (st, task) = call(Method::GET, &format!("/api/tasks/{T}"), None).await;
+    assert_eq!(st, 200, "{task}");
+    assert_eq!(task, read(&task_file));
+    assert_eq!(task["status"], "done");
+    assert_eq!(task["priority"], "urgent");
+    assert_eq!(task["taskSessionStatuses"][S], "paused");
+    let (_, list) = call(Method::GET, &format!("/api/tasks?projectId={P}"), None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let (st, session) = call(Method::GET, &format!("/api/sessions/{S}"), None).await;
+    assert_eq!(st, 200, "{session}");
+    assert_eq!(session["status"], "running");
+    assert_eq!(session["teamMemberSnapshot"]["agentTool"], "cursor");
+    let member_file = data.join(format!("team-members/{P}/{M}.json"));
+    let (st, member) = call(
+        Method::GET,
+        &format!("/api/team-members/{M}?projectId={P}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(member, read(&member_file));
+    let (_, members) = call(
+        Method::GET,
+        &format!("/api/team-members?projectId={P}"),
+        None,
+    )
+    .await;
+    assert!(
+        members.as_array().unwrap().iter().any(|m| m["id"] == M),
+        "{members}"
+    );
+
+    // New input is validated: a filter or a write with such a value is a 400.
+    let (st, body) = call(Method::GET, "/api/tasks?status=done", None).await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{body}"
+    );
+    let (st, body) = call(
+        Method::PATCH,
+        &format!("/api/tasks/{T}"),
+        Some(json!({ "status": "done" })),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("VALIDATION_ERROR")),
+        "{body}"
+    );
+
+    // Another write keeps them, on the wire and on disk.
+    let (st, task) = call(
+        Method::PATCH,
+        &format!("/api/tasks/{T}"),
+        Some(json!({ "title": "Still done" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{task}");
+    assert_eq!(
+        (
+            &task["status"],
+            &task["priority"],
+            &task["taskSessionStatuses"][S]
+        ),
+        (&json!("done"), &json!("urgent"), &json!("paused"))
+    );
+    let (st, member) = call(
+        Method::PATCH,
+        &format!("/api/team-members/{M}"),
+        Some(json!({ "projectId": P, "role": "Reviewer" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(
+        (
+            &member["agentTool"],
+            &member["mode"],
+            &member["permissionMode"]
+        ),
+        (&json!("cursor"), &json!("plan"), &json!("yolo"))
+    );
+
+    // A stored mode outside execute|coordinate is `invalid_mode` at spawn, as in the reference
+    // (ref §3.3.6 step 6: `body.mode || member mode || 'execute'`).
+    let (st, body) = call(
+        Method::POST,
+        "/api/sessions/spawn",
+        Some(json!({ "projectId": P, "taskIds": [T], "teamMemberId": M })),
+    )
+    .await;
+    assert_eq!(
+        (st, body["code"].as_str()),
+        (400, Some("INVALID_MODE")),
+        "{body}"
+    );
+
+    // A valid value replaces them; an unknown per-session entry is not final, so the
+    // session's completion overrides it (ref §3.3.2).
+    let (st, session) = call(
+        Method::PATCH,
+        &format!("/api/sessions/{S}"),
+        Some(json!({ "status": "completed" })),
+    )
+    .await;
+    assert_eq!(
+        (st, &session["status"]),
+        (200, &json!("completed")),
+        "{session}"
+    );
+    let (_, task) = call(Method::GET, &format!("/api/tasks/{T}"), None).await;
+    assert_eq!(task["taskSessionStatuses"][S], "completed");
+    let (st, task) = call(
+        Method::PATCH,
+        &format!("/api/tasks/{T}"),
+        Some(json!({ "status": "in_progress", "priority": "high" })),
+    )
+    .await;
+    assert_eq!(st, 200, "{task}");
+    assert_eq!(
+        (&task["status"], &task["priority"]),
+        (&json!("in_progress"), &json!("high"))
+    );
+    assert!(task["startedAt"].is_i64(), "{task}");
+
+    // After a graceful stop the files hold what was served.
+    assert!(server.signal_and_wait("TERM").success());
+    let on_disk = read(&task_file);
+    assert_eq!(on_disk["title"], "Still done");
+    assert_eq!(on_disk["status"], "in_progress");
+    let member_on_disk = read(&member_file);
+    assert_eq!(
+        (&member_on_disk["mode"], &member_on_disk["role"]),
+        (&json!("plan"), &json!("Reviewer"))
+    );
+}

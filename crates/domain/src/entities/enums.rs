@@ -35,7 +35,102 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl WireEnum for $name {
+            fn parse(s: &str) -> Option<Self> {
+                $name::parse(s)
+            }
+
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
+            }
+
+            fn expected() -> String {
+                $name::expected()
+            }
+        }
     };
+}
+
+/// A closed set of wire strings (every enum of this module).
+pub trait WireEnum: Copy + Eq + std::fmt::Debug + 'static {
+    /// Parses the wire text; `None` for an unknown value.
+    fn parse(s: &str) -> Option<Self>;
+    /// The wire text.
+    fn as_str(self) -> &'static str;
+    /// `a | b | c`, for error messages.
+    fn expected() -> String;
+}
+
+/// A **stored** value of a closed set: one of `E`, or another string.
+///
+/// The reference validated no enum (ref §0: "any string is stored"), and the `maestro` CLI
+/// passes `--status` / `--priority` through unchecked, so a data directory it wrote may hold
+/// e.g. a task `status: "done"`. Entities read such values into [`Lenient::Other`]: the
+/// entity loads, is served and round-trips verbatim, and domain rules treat the value as none
+/// of the known ones (an unknown session status is not terminal, an unknown team-member mode
+/// is `invalid_mode` at spawn as in ref §3.3.6). New input is still validated against `E` at
+/// the edge (spec §2), so `Other` only ever comes from stored data.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lenient<E> {
+    /// A value of the closed set.
+    Known(E),
+    /// Any other string found in stored data.
+    Other(String),
+}
+
+impl<E: WireEnum> Lenient<E> {
+    /// The known value, if it is one.
+    pub fn known(&self) -> Option<E> {
+        match self {
+            Self::Known(k) => Some(*k),
+            Self::Other(_) => None,
+        }
+    }
+
+    /// The wire text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Known(k) => k.as_str(),
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Reads a stored string: `Known` when it is one of `E`.
+    pub fn from_stored(s: &str) -> Self {
+        E::parse(s).map_or_else(|| Self::Other(s.to_owned()), Self::Known)
+    }
+}
+
+impl<E> From<E> for Lenient<E> {
+    fn from(k: E) -> Self {
+        Self::Known(k)
+    }
+}
+
+impl<E: PartialEq> PartialEq<E> for Lenient<E> {
+    fn eq(&self, other: &E) -> bool {
+        matches!(self, Self::Known(k) if k == other)
+    }
+}
+
+impl<E: WireEnum> std::fmt::Display for Lenient<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<E: WireEnum> Serialize for Lenient<E> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de, E: WireEnum> Deserialize<'de> for Lenient<E> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Self::from_stored(&s))
+    }
 }
 
 string_enum!(
@@ -163,63 +258,9 @@ string_enum!(
     }
 );
 
-/// A stored timeline type: one of [`TimelineEventType`], or another string. The reference
-/// stored any string (ref §1.5: "not validated on input"), so data written by it may hold
-/// types we do not know; they load and round-trip verbatim. New input is still validated
-/// against [`TimelineEventType`] at the edge (spec §2).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TimelineKind {
-    /// A type of the closed set.
-    Known(TimelineEventType),
-    /// Any other string found in stored data.
-    Other(String),
-}
-
-impl TimelineKind {
-    /// The known type, if it is one.
-    pub fn known(&self) -> Option<TimelineEventType> {
-        match self {
-            Self::Known(k) => Some(*k),
-            Self::Other(_) => None,
-        }
-    }
-
-    /// The wire text.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Known(k) => k.as_str(),
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl From<TimelineEventType> for TimelineKind {
-    fn from(k: TimelineEventType) -> Self {
-        Self::Known(k)
-    }
-}
-
-impl PartialEq<TimelineEventType> for TimelineKind {
-    fn eq(&self, other: &TimelineEventType) -> bool {
-        matches!(self, Self::Known(k) if k == other)
-    }
-}
-
-impl Serialize for TimelineKind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TimelineKind {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match TimelineEventType::parse(&s) {
-            Some(k) => Self::Known(k),
-            None => Self::Other(s),
-        })
-    }
-}
+/// A stored timeline type: one of [`TimelineEventType`], or another string (ref §1.5: "not
+/// validated on input"); see [`Lenient`].
+pub type TimelineKind = Lenient<TimelineEventType>;
 
 string_enum!(
     /// Typed mail kind (spec §3, ref Appendix A).
@@ -371,5 +412,25 @@ mod tests {
             Some(PermissionMode::ReadOnly)
         );
         assert!(serde_json::from_str::<TaskStatus>("\"done\"").is_err());
+    }
+
+    #[test]
+    fn lenient_keeps_unknown_stored_values_verbatim() {
+        let done: Lenient<TaskStatus> = serde_json::from_str("\"done\"").unwrap();
+        assert_eq!(done, Lenient::Other("done".to_owned()));
+        assert_eq!(done.known(), None);
+        assert_ne!(done, TaskStatus::Completed);
+        assert_eq!(serde_json::to_string(&done).unwrap(), "\"done\"");
+        // Escapes survive the round trip.
+        let odd: Lenient<TaskStatus> = serde_json::from_str(r#""in\u0020\"review\"""#).unwrap();
+        assert_eq!(odd.as_str(), "in \"review\"");
+        assert_eq!(serde_json::to_string(&odd).unwrap(), r#""in \"review\"""#);
+
+        let known: Lenient<TaskStatus> = serde_json::from_str("\"in_review\"").unwrap();
+        assert_eq!(known, TaskStatus::InReview);
+        assert_eq!(known.known(), Some(TaskStatus::InReview));
+        assert_eq!(Lenient::from(TaskStatus::InReview), known);
+        // A non-string is still an error.
+        assert!(serde_json::from_str::<Lenient<TaskStatus>>("3").is_err());
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentTool, Extra, PermissionMode, SessionStatus, TimelineKind};
+use super::{AgentTool, Extra, Lenient, PermissionMode, SessionStatus, TimelineKind};
 
 /// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +25,8 @@ pub struct Session {
     /// Environment; PATCH merges into it.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Status.
-    pub status: SessionStatus,
+    /// Status (a stored unknown string is kept, see [`Lenient`]).
+    pub status: Lenient<SessionStatus>,
     /// Creation time, epoch ms.
     pub started_at: i64,
     /// Bumped by every mutation, epoch ms.
@@ -163,10 +163,10 @@ pub struct TeamMemberSnapshot {
     pub model: Option<String>,
     /// Agent tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_tool: Option<AgentTool>,
+    pub agent_tool: Option<Lenient<AgentTool>>,
     /// Permission mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission_mode: Option<PermissionMode>,
+    pub permission_mode: Option<Lenient<PermissionMode>>,
 }
 
 /// Fields of a session update (ref §2 `update`, extended with the spawn-only fields).
@@ -213,7 +213,7 @@ impl Session {
             self.task_ids = v.clone();
         }
         if let Some(status) = patch.status {
-            self.status = status;
+            self.status = status.into();
             if status.is_terminal() {
                 self.completed_at = Some(now);
             }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, TaskPriority, TaskSessionStatus, TaskStatus};
+use super::{Extra, Lenient, TaskPriority, TaskSessionStatus, TaskStatus};
 
 /// A task: `tasks/<projectId>/<taskId>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,14 +22,14 @@ pub struct Task {
     /// Description, `''` default.
     #[serde(default)]
     pub description: String,
-    /// User-owned status.
-    pub status: TaskStatus,
+    /// User-owned status (a stored unknown string is kept, see [`Lenient`]).
+    pub status: Lenient<TaskStatus>,
     /// Per-session status. Absent on a freshly created task, `{}` after a load (ref §1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_session_statuses: Option<BTreeMap<String, TaskSessionStatus>>,
+    pub task_session_statuses: Option<BTreeMap<String, Lenient<TaskSessionStatus>>>,
     /// Priority.
     #[serde(default = "default_priority")]
-    pub priority: TaskPriority,
+    pub priority: Lenient<TaskPriority>,
     /// Creation time, epoch ms.
     pub created_at: i64,
     /// Last update, epoch ms.
@@ -72,8 +72,8 @@ pub struct Task {
     pub extra: Extra,
 }
 
-fn default_priority() -> TaskPriority {
-    TaskPriority::Medium
+fn default_priority() -> Lenient<TaskPriority> {
+    TaskPriority::Medium.into()
 }
 
 /// Fields a task update applies (ref §2 `update`): every `Some` replaces, except
@@ -116,7 +116,7 @@ impl Task {
             self.description = v.clone();
         }
         if let Some(v) = patch.priority {
-            self.priority = v;
+            self.priority = v.into();
         }
         if let Some(v) = &patch.session_ids {
             self.session_ids = v.clone();
@@ -142,11 +142,11 @@ impl Task {
         if let Some(map) = &patch.task_session_statuses {
             let current = self.task_session_statuses.get_or_insert_with(BTreeMap::new);
             for (k, v) in map {
-                current.insert(k.clone(), *v);
+                current.insert(k.clone(), (*v).into());
             }
         }
         if let Some(status) = patch.status {
-            self.status = status;
+            self.status = status.into();
             if status == TaskStatus::InProgress && self.started_at.is_none() {
                 self.started_at = Some(now);
             }
@@ -183,15 +183,15 @@ impl Task {
     pub fn set_session_status(&mut self, session_id: &str, status: TaskSessionStatus, now: i64) {
         self.task_session_statuses
             .get_or_insert_with(BTreeMap::new)
-            .insert(session_id.to_owned(), status);
+            .insert(session_id.to_owned(), status.into());
         self.updated_at = now;
     }
 
-    /// The per-session status of `session_id`, if any.
-    pub fn session_status(&self, session_id: &str) -> Option<TaskSessionStatus> {
+    /// The per-session status of `session_id`, if any (an unknown stored string included).
+    pub fn session_status(&self, session_id: &str) -> Option<&Lenient<TaskSessionStatus>> {
         self.task_session_statuses
             .as_ref()
-            .and_then(|m| m.get(session_id).copied())
+            .and_then(|m| m.get(session_id))
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentMode, AgentTool, Extra, PermissionMode, TeamMemberSnapshot, TeamMemberStatus};
+use super::{
+    AgentMode, AgentTool, Extra, Lenient, PermissionMode, TeamMemberSnapshot, TeamMemberStatus,
+};
 
 /// Capabilities; keys are snake_case on the wire (ref §1.9).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,15 +57,15 @@ pub struct TeamMember {
     /// Model (`opus`, `sonnet`, `haiku`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Agent tool.
+    /// Agent tool (stored unknown strings are kept, see [`Lenient`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_tool: Option<AgentTool>,
+    pub agent_tool: Option<Lenient<AgentTool>>,
     /// Mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<AgentMode>,
+    pub mode: Option<Lenient<AgentMode>>,
     /// Permission mode (persisted, spec §2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permission_mode: Option<PermissionMode>,
+    pub permission_mode: Option<Lenient<PermissionMode>>,
     /// Skills.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill_ids: Option<Vec<String>>,
@@ -72,7 +74,7 @@ pub struct TeamMember {
     pub is_default: bool,
     /// Status.
     #[serde(default = "active")]
-    pub status: TeamMemberStatus,
+    pub status: Lenient<TeamMemberStatus>,
     /// Capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Capabilities>,
@@ -97,8 +99,8 @@ pub struct TeamMember {
     pub extra: Extra,
 }
 
-fn active() -> TeamMemberStatus {
-    TeamMemberStatus::Active
+fn active() -> Lenient<TeamMemberStatus> {
+    TeamMemberStatus::Active.into()
 }
 
 impl TeamMember {
@@ -109,7 +111,7 @@ impl TeamMember {
             avatar: self.avatar.clone(),
             role: self.role.clone(),
             model: self.model.clone(),
-            agent_tool: self.agent_tool,
+            agent_tool: self.agent_tool.clone(),
             permission_mode: None,
         }
     }
@@ -228,12 +230,12 @@ impl DefaultMemberKind {
             identity: identity.to_owned(),
             avatar: avatar.to_owned(),
             model: Some("sonnet".to_owned()),
-            agent_tool: Some(AgentTool::ClaudeCode),
-            mode: Some(mode),
+            agent_tool: Some(AgentTool::ClaudeCode.into()),
+            mode: Some(mode.into()),
             permission_mode: None,
             skill_ids: Some(Vec::new()),
             is_default: true,
-            status: TeamMemberStatus::Active,
+            status: TeamMemberStatus::Active.into(),
             capabilities: Some(Capabilities {
                 can_spawn_sessions: Some(spawn),
                 can_edit_tasks: Some(true),

@@ -65,8 +65,8 @@ pub struct MailService {
 
 fn is_active(s: &Session) -> bool {
     matches!(
-        s.status,
-        SessionStatus::Working | SessionStatus::Idle | SessionStatus::Spawning
+        s.status.known(),
+        Some(SessionStatus::Working | SessionStatus::Idle | SessionStatus::Spawning)
     )
 }
 

@@ -130,7 +130,7 @@ impl SessionService {
             name: input.name.unwrap_or_else(|| "Unnamed Session".into()),
             agent_id: input.agent_id,
             env: input.env.unwrap_or_default(),
-            status: input.status.unwrap_or(SessionStatus::Idle),
+            status: input.status.unwrap_or(SessionStatus::Idle).into(),
             started_at: now,
             last_activity: now,
             completed_at: None,
@@ -289,9 +289,9 @@ impl SessionService {
             .emit(session_event(names::SESSION_UPDATED, &session))
             .await;
         if old.status != session.status {
-            let name = match session.status {
-                SessionStatus::Completed => Some(names::NOTIFY_SESSION_COMPLETED),
-                SessionStatus::Failed => Some(names::NOTIFY_SESSION_FAILED),
+            let name = match session.status.known() {
+                Some(SessionStatus::Completed) => Some(names::NOTIFY_SESSION_COMPLETED),
+                Some(SessionStatus::Failed) => Some(names::NOTIFY_SESSION_FAILED),
                 _ => None,
             };
             if let Some(name) = name {
@@ -341,7 +341,7 @@ impl SessionService {
             };
             if task
                 .session_status(&session.id)
-                .is_none_or(|s| s.is_final())
+                .is_none_or(|s| s.known().is_some_and(TaskSessionStatus::is_final))
             {
                 continue;
             }

@@ -186,24 +186,27 @@ impl SpawnService {
                 members.push(m);
             }
         }
-        let member_mode = members.iter().find_map(|m| m.mode);
+        let member_mode = members.iter().find_map(|m| m.mode.clone());
         let member_model = members
             .iter()
             .filter_map(|m| m.model.clone())
             .filter(|m| model_power(m) > 0)
             .max_by_key(|m| model_power(m));
-        let member_tool = members.iter().find_map(|m| m.agent_tool);
+        let member_tool = members.iter().find_map(|m| m.agent_tool.clone());
         let snapshots: Vec<_> = members.iter().map(|m| m.snapshot()).collect();
+        // `body.mode || member mode || 'execute'`; anything else is `invalid_mode` (ref §3.3.6
+        // step 6), which a member's stored unknown mode reaches too.
         let mode = match req.mode.as_deref().filter(|m| !m.is_empty()) {
-            Some(m) => AgentMode::parse(m).ok_or_else(|| {
-                err(
-                    BadRequest,
-                    "INVALID_MODE",
-                    "mode must be \"execute\" or \"coordinate\"",
-                )
-            })?,
-            None => member_mode.unwrap_or(AgentMode::Execute),
-        };
+            Some(m) => AgentMode::parse(m),
+            None => member_mode.map_or(Some(AgentMode::Execute), |m| m.known()),
+        }
+        .ok_or_else(|| {
+            err(
+                BadRequest,
+                "INVALID_MODE",
+                "mode must be \"execute\" or \"coordinate\"",
+            )
+        })?;
         let model = req.model.clone().filter(|m| !m.is_empty()).or(member_model);
         let agent_tool = req
             .agent_tool

@@ -104,9 +104,9 @@ impl TaskService {
             parent_id: input.parent_id,
             title,
             description: input.description.unwrap_or_default(),
-            status: TaskStatus::Todo,
+            status: TaskStatus::Todo.into(),
             task_session_statuses: None,
-            priority: input.priority.unwrap_or(TaskPriority::Medium),
+            priority: input.priority.unwrap_or(TaskPriority::Medium).into(),
             created_at: now,
             updated_at: now,
             started_at: None,
@@ -238,11 +238,11 @@ impl TaskService {
             ))
             .await;
         if !session_form && old.status != task.status {
-            let name = match task.status {
-                TaskStatus::Completed => Some(names::NOTIFY_TASK_COMPLETED),
-                TaskStatus::Cancelled => Some(names::NOTIFY_TASK_FAILED),
-                TaskStatus::InReview => Some(names::NOTIFY_TASK_IN_REVIEW),
-                TaskStatus::Blocked => Some(names::NOTIFY_TASK_BLOCKED),
+            let name = match task.status.known() {
+                Some(TaskStatus::Completed) => Some(names::NOTIFY_TASK_COMPLETED),
+                Some(TaskStatus::Cancelled) => Some(names::NOTIFY_TASK_FAILED),
+                Some(TaskStatus::InReview) => Some(names::NOTIFY_TASK_IN_REVIEW),
+                Some(TaskStatus::Blocked) => Some(names::NOTIFY_TASK_BLOCKED),
                 _ => None,
             };
             if let Some(name) = name {
@@ -270,9 +270,9 @@ impl TaskService {
             if before.get(session_id) == Some(status) {
                 continue;
             }
-            let name = match status {
-                TaskSessionStatus::Completed => names::NOTIFY_TASK_SESSION_COMPLETED,
-                TaskSessionStatus::Failed => names::NOTIFY_TASK_SESSION_FAILED,
+            let name = match status.known() {
+                Some(TaskSessionStatus::Completed) => names::NOTIFY_TASK_SESSION_COMPLETED,
+                Some(TaskSessionStatus::Failed) => names::NOTIFY_TASK_SESSION_FAILED,
                 _ => continue,
             };
             self.ctx

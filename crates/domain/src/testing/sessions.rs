@@ -66,14 +66,14 @@ pub async fn list_filters_and_order(repo: Arc<dyn SessionRepository>) {
     let mut a = session("sess_a", "p1", T0 + 300);
     a.task_ids = vec!["task_1".into()];
     let mut b = session("sess_b", "p1", T0 + 100);
-    b.status = SessionStatus::Completed;
+    b.status = SessionStatus::Completed.into();
     b.parent_session_id = Some("sess_a".into());
     let mut c = session("sess_c", "p2", T0 + 200);
     c.task_ids = vec!["task_1".into(), "task_2".into()];
-    c.status = SessionStatus::Working;
+    c.status = SessionStatus::Working.into();
     let mut d = session("sess_d", "p1", T0 + 200);
     d.parent_session_id = Some("sess_a".into());
-    d.status = SessionStatus::Failed;
+    d.status = SessionStatus::Failed.into();
     for s in [a, b, c, d] {
         ok(repo.upsert(s).await, "upsert");
     }

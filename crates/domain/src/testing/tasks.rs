@@ -34,7 +34,7 @@ pub async fn insert_get_conflict(repo: Arc<dyn TaskRepository>) {
 /// together; order is creation time then id.
 pub async fn list_filters_and_order(repo: Arc<dyn TaskRepository>) {
     let mut a = task("task_a", "p1", T0 + 300);
-    a.status = TaskStatus::InProgress;
+    a.status = TaskStatus::InProgress.into();
     let mut b = task("task_b", "p1", T0 + 100);
     b.parent_id = Some("task_a".into());
     let mut c = task("task_c", "p1", T0 + 200);
@@ -43,7 +43,7 @@ pub async fn list_filters_and_order(repo: Arc<dyn TaskRepository>) {
     let mut e = task("task_e", "p1", T0 + 200);
     e.parent_id = Some("task_a".into());
     e.session_ids = vec!["s1".into(), "s2".into()];
-    e.status = TaskStatus::Completed;
+    e.status = TaskStatus::Completed.into();
     for t in [a, b, c, d, e] {
         ok(repo.insert(t).await, "insert");
     }
@@ -253,8 +253,14 @@ pub async fn update_rules(repo: Arc<dyn TaskRepository>) {
         .await,
         "merge s1 again",
     );
-    assert_eq!(u.session_status("s1"), Some(TaskSessionStatus::Completed));
-    assert_eq!(u.session_status("s2"), Some(TaskSessionStatus::Blocked));
+    assert_eq!(
+        u.session_status("s1"),
+        Some(&TaskSessionStatus::Completed.into())
+    );
+    assert_eq!(
+        u.session_status("s2"),
+        Some(&TaskSessionStatus::Blocked.into())
+    );
     assert_eq!(u.task_session_statuses.as_ref().map(BTreeMap::len), Some(2));
 
     let u = ok(
@@ -281,14 +287,20 @@ pub async fn set_session_status(repo: Arc<dyn TaskRepository>) {
             .await,
         "set s1",
     );
-    assert_eq!(t.session_status("s1"), Some(TaskSessionStatus::Working));
+    assert_eq!(
+        t.session_status("s1"),
+        Some(&TaskSessionStatus::Working.into())
+    );
     assert_eq!(t.updated_at, T0 + 1);
     let t = ok(
         repo.set_session_status("task_1", "s1", TaskSessionStatus::Failed, T0 + 2)
             .await,
         "overwrite s1",
     );
-    assert_eq!(t.session_status("s1"), Some(TaskSessionStatus::Failed));
+    assert_eq!(
+        t.session_status("s1"),
+        Some(&TaskSessionStatus::Failed.into())
+    );
     assert_eq!(ok(repo.get("task_1").await, "get"), Some(t));
     assert_not_found(
         repo.set_session_status("task_missing", "s1", TaskSessionStatus::Working, T0)
@@ -336,7 +348,10 @@ pub async fn remove_session(repo: Arc<dyn TaskRepository>) {
         "remove keep status",
     );
     assert_eq!(t.session_ids, ["s2", "s3"]);
-    assert_eq!(t.session_status("s1"), Some(TaskSessionStatus::Working));
+    assert_eq!(
+        t.session_status("s1"),
+        Some(&TaskSessionStatus::Working.into())
+    );
     assert_eq!(t.updated_at, T0 + 2);
     let t = ok(
         repo.remove_session("task_1", "s2", true, T0 + 3).await,
@@ -344,7 +359,10 @@ pub async fn remove_session(repo: Arc<dyn TaskRepository>) {
     );
     assert_eq!(t.session_ids, ["s3"]);
     assert_eq!(t.session_status("s2"), None);
-    assert_eq!(t.session_status("s1"), Some(TaskSessionStatus::Working));
+    assert_eq!(
+        t.session_status("s1"),
+        Some(&TaskSessionStatus::Working.into())
+    );
     let t = ok(
         repo.remove_session("task_1", "s9", false, T0 + 4).await,
         "remove absent",

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use maestro_domain::entities::{Session, SessionFilter};
+use maestro_domain::entities::{Session, SessionFilter, SessionStatus};
 
 use super::infra::now_ms;
 use crate::ApiState;
@@ -83,7 +83,7 @@ async fn log_digests(
             })
             .await?
             .into_iter()
-            .filter(|s| !s.status.is_terminal())
+            .filter(|s| !s.status.known().is_some_and(SessionStatus::is_terminal))
             .map(Ok)
             .collect()
     } else if let Some(ids) = q.str("sessionIds") {
