@@ -9,9 +9,9 @@
 //! directory mostly contend for its lock, and one writer outpaces the rate below which changes
 //! wait for their file (see `writer`).
 //!
-//! Each change has a due time. A change someone waits for is due at once. Under write-behind
-//! (see `writer`) a change is acknowledged at its journal sync and due only after a delay, so
-//! the many updates of a busy file collapse into one write; a timer wake-up writes everything
+//! Each change has a due time. Changes are acknowledged at their journal sync (see `writer`)
+//! and due at once; one someone waits for (modal HTML) goes first. Under write-behind a change
+//! is due only after a delay, so the many updates of a busy file collapse into one write; a timer wake-up writes everything
 //! due within the next 100 ms. A checkpoint expedites everything
 //! up to its boundary ([`Applier::expedite`]) and waits for it ([`Applier::wait_applied`]).
 //!

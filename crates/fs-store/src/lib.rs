@@ -28,10 +28,12 @@
 //!   reader never sees a torn file) without a per-file `fsync`; a checkpoint `fsync`s them all
 //!   before the journal is deleted (when it exceeds [`FsStoreOptions::checkpoint_bytes`], and
 //!   at [`FsStore::flush`]).
-//! - **Files follow acknowledgements.** Normally a write is acknowledged once its file is
-//!   written too. Under many concurrent writers the store switches to write-behind: files
-//!   follow within [`FsStoreOptions::write_behind_delay`], collapsing the updates of busy files
-//!   (module `apply`); [`FsStore::flush`] makes them current at once.
+//! - **Files follow acknowledgements.** A file is written right after its change is
+//!   acknowledged (modal HTML, whose path is returned, before). Under many concurrent writers
+//!   the store switches to write-behind: files follow within
+//!   [`FsStoreOptions::write_behind_delay`], collapsing the updates of busy files (module
+//!   `apply`). [`FsStore::flush`] makes every file current at once; call it before another
+//!   process reads the directory.
 //! - **Single instance.** Nothing coordinates two processes on one data directory.
 
 use std::path::{Path, PathBuf};
@@ -75,8 +77,9 @@ pub struct FsStoreOptions {
     /// steady load the files cost at most one write per busy file per delay.
     pub write_behind_delay: Duration,
     /// Journaled changes per second from which the store switches to write-behind for the
-    /// next second (default 1,000; measured over 100 ms windows). `0` always defers file
-    /// writes; `u64::MAX` never does.
+    /// next second (default 1,000; measured over 100 ms windows): file writes wait
+    /// `write_behind_delay` instead of starting right after the journal sync. `0` always
+    /// defers them; `u64::MAX` never does.
     pub write_behind_rate: u64,
 }
 

@@ -10,7 +10,7 @@ fn writer(root: &Path, options: FsStoreOptions) -> Arc<Writer> {
     Writer::new(Handle::current(), root.to_path_buf(), options)
 }
 
-/// Acknowledge after the file write, always.
+/// Never defer file writes (they start right after the journal sync).
 fn sync_files() -> FsStoreOptions {
     FsStoreOptions {
         write_behind_rate: u64::MAX,
@@ -109,9 +109,9 @@ async fn failed_write_reports_error_and_writer_recovers() {
         .wait()
         .await
         .unwrap();
-    assert!(!good.exists());
     // The failure was reported to its writer, so it does not block the checkpoint.
     w.flush().await.unwrap();
+    assert!(!good.exists());
     assert_eq!(segments(dir.path()), 0);
 }
 
@@ -130,9 +130,38 @@ async fn stray_is_removed_after_the_new_file_is_written() {
     .wait()
     .await
     .unwrap();
+    w.flush().await.unwrap();
     assert!(new.is_file() && !old.exists());
     assert!(stray.is_removed());
     assert!(live_stray(&Some(stray)).is_none());
+}
+
+/// The ticket resolves at the journal sync; without write-behind the file follows at once, with
+/// no flush or checkpoint asking for it. A `visible` change is in its file at the ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_follow_the_acknowledgement_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer(dir.path(), sync_files());
+    let path = dir.path().join("f.json");
+    w.submit(path.clone(), Op::json(Arc::new(7), None))
+        .wait()
+        .await
+        .unwrap();
+    let gsn = lock(&w.queue).last_gsn;
+    tokio::time::timeout(Duration::from_secs(10), w.applier.wait_applied(gsn))
+        .await
+        .expect("the file write follows without a flush");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "7");
+    assert_eq!(w.stats().checkpoints, 0);
+
+    let modal = dir.path().join("m.html");
+    let visible = Op::Write {
+        render: Box::new(|| Ok(b"<p>hi</p>".to_vec())),
+        then_remove: None,
+        visible: true,
+    };
+    w.submit(modal.clone(), visible).wait().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&modal).unwrap(), "<p>hi</p>");
 }
 
 /// (c) Concurrent writers share journal syncs.

@@ -4,21 +4,20 @@
 use std::error::Error as _;
 
 use maestro_domain::DomainError;
-use maestro_domain::ports::TaskRepository;
+use maestro_domain::ports::{ModalStore, TaskRepository};
 use maestro_domain::testing::fixtures::{T0, task};
 use maestro_fs_store::FsStore;
 
+/// A write whose file must exist when it returns (modal HTML) reports a failed file write as
+/// `INTERNAL_ERROR`, with a cause naming the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_failure_is_internal_with_its_cause() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsStore::open(dir.path()).await.unwrap();
-    // A regular file where the project's task directory should be.
-    std::fs::write(dir.path().join("tasks/p_blocked"), "not a directory").unwrap();
-    let err = store
-        .tasks
-        .insert(task("task_1", "p_blocked", T0))
-        .await
-        .unwrap_err();
+    // A regular file where the modal directory should be.
+    std::fs::remove_dir_all(dir.path().join("modals")).ok();
+    std::fs::write(dir.path().join("modals"), "not a directory").unwrap();
+    let err = store.modals.save("modal_1", "<p>hi</p>").await.unwrap_err();
     assert!(matches!(err, DomainError::Internal { .. }), "{err:?}");
     assert_eq!(err.code(), "INTERNAL_ERROR");
     let mut chain = Vec::new();
@@ -28,7 +27,7 @@ async fn write_failure_is_internal_with_its_cause() {
         cur = e.source();
     }
     assert!(
-        chain.iter().any(|m| m.contains("p_blocked")),
+        chain.iter().any(|m| m.contains("modals")),
         "the cause names the file: {chain:?}"
     );
     // Other files are unaffected.
@@ -37,6 +36,42 @@ async fn write_failure_is_internal_with_its_cause() {
         .insert(task("task_2", "p_ok", T0))
         .await
         .unwrap();
+    store.flush().await.unwrap();
+}
+
+/// An entity change is acknowledged once journaled; when its file write then fails, nothing is
+/// lost: the change is served, `flush` reports the file and keeps the journal, and the change
+/// reaches its file once the directory is repaired (by the next write of that file, or by the
+/// journal replay of the next open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_file_write_after_the_acknowledgement_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("tasks/p_blocked");
+    let file = blocker.join("task_1.json");
+    {
+        let store = FsStore::open(dir.path()).await.unwrap();
+        // A regular file where the project's task directory should be.
+        std::fs::write(&blocker, "not a directory").unwrap();
+        let t = store
+            .tasks
+            .insert(task("task_1", "p_blocked", T0))
+            .await
+            .unwrap();
+        assert_eq!(store.tasks.get("task_1").await.unwrap(), Some(t));
+        let err = store.flush().await.unwrap_err();
+        assert!(err.to_string().contains("p_blocked"), "{err}");
+        assert!(!file.exists());
+    }
+    // Repaired: the next open replays the kept journal into the file.
+    std::fs::remove_file(&blocker).unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    assert_eq!(
+        store.tasks.get("task_1").await.unwrap().unwrap().id,
+        "task_1"
+    );
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(on_disk["id"], "task_1");
     store.flush().await.unwrap();
 }
 

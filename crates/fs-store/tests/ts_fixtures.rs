@@ -304,6 +304,7 @@ async fn no_op_writes_are_byte_identical() {
         .unwrap();
     let m3 = store.mail.get(M3).await.unwrap().unwrap();
     store.mail.insert(m3).await.unwrap();
+    store.flush().await.unwrap();
 
     let now = files(root);
     for rel in [
@@ -344,6 +345,7 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
         .update(P2, &patch, 1706800000000)
         .await
         .unwrap();
+    store.flush().await.unwrap();
     let disk = read_json(&root.join(format!("projects/{P2}.json")));
     assert_eq!(disk["name"], json!("Side project"));
     assert_eq!(disk["customMeta"], json!({"tags": ["a", "b"], "n": 1.5}));
@@ -354,6 +356,7 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
         .set_session_status(TB, S2, TaskSessionStatus::Working, 1706800000001)
         .await
         .unwrap();
+    store.flush().await.unwrap();
     let disk = read_json(&root.join(format!("tasks/{P}/{TB}.json")));
     assert!(disk.get("sessionStatus").is_none());
     assert_eq!(
@@ -368,6 +371,7 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
         ..Default::default()
     };
     store.tasks.update(TD, &patch, 1706800000002).await.unwrap();
+    store.flush().await.unwrap();
     assert!(root.join(format!("tasks/{P}/{TD}.json")).is_file());
     assert!(!root.join(format!("tasks/{TD}.json")).exists());
     store.tasks.update(TD, &patch, 1706800000003).await.unwrap();
@@ -378,6 +382,7 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
         .add_task(S1, TD, 1706800000004)
         .await
         .unwrap();
+    store.flush().await.unwrap();
     let disk = read_json(&root.join(format!("sessions/{S1}.json")));
     assert_eq!(disk["x-ui-state"], json!({"collapsed": false}));
 
@@ -392,6 +397,7 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
 async fn deleting_a_legacy_root_task_removes_its_file() {
     let (dir, store, _) = open_copy().await;
     store.tasks.delete(TD).await.unwrap();
+    store.flush().await.unwrap();
     assert!(!dir.path().join(format!("tasks/{TD}.json")).exists());
     let reopened = FsStore::open(dir.path()).await.unwrap();
     assert_eq!(reopened.tasks.get(TD).await.unwrap(), None);

@@ -97,8 +97,9 @@ pub struct StoreConfig {
     /// Filesystem store, under write-behind: how long an entity file may lag behind its
     /// acknowledged (journaled) state, ms (default 5000).
     pub write_behind_delay_ms: u64,
-    /// Filesystem store: journaled changes per second from which entity files are written
-    /// behind the journal instead of before the acknowledgement (default 1000; 0 = always).
+    /// Filesystem store: journaled changes per second from which entity file writes wait
+    /// `write_behind_delay_ms` (collapsing repeated updates) instead of starting right after
+    /// the journal sync (default 1000; 0 = always).
     pub write_behind_rate: u64,
 }
 

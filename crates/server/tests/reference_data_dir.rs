@@ -36,7 +36,7 @@ async fn typescript_data_directory_is_served_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     copy_dir(&fixture(), &data);
-    let server = ServerProc::start(&data, tmp.path(), &[]);
+    let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
     let get = |path: String| {
         let c = c.clone();
@@ -121,6 +121,8 @@ async fn typescript_data_directory_is_served_unchanged() {
     .await;
     assert_eq!(st, 200);
     assert_eq!(updated["estimate"], json!({ "points": 3, "unit": "days" }));
+    // The file follows the (journaled) acknowledgement; a graceful stop flushes it.
+    assert!(server.signal_and_wait("TERM").success());
     let on_disk = read(&data.join(format!("tasks/{p}/task_1706790000000_aaaaaaaaa.json")));
     assert_eq!(on_disk["estimate"], json!({ "points": 3, "unit": "days" }));
     assert_eq!(on_disk["title"], "Build the store, really");
