@@ -128,8 +128,25 @@ impl<E: WireEnum> Serialize for Lenient<E> {
 
 impl<'de, E: WireEnum> Deserialize<'de> for Lenient<E> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        Ok(Self::from_stored(&s))
+        // A visitor rather than `String::deserialize`: a known value (nearly every one) is
+        // matched on the borrowed text without allocating, which start-up does per entity.
+        struct Visitor<E>(std::marker::PhantomData<E>);
+        impl<E: WireEnum> serde::de::Visitor<'_> for Visitor<E> {
+            type Value = Lenient<E>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<Err: serde::de::Error>(self, v: &str) -> Result<Self::Value, Err> {
+                Ok(Lenient::from_stored(v))
+            }
+
+            fn visit_string<Err: serde::de::Error>(self, v: String) -> Result<Self::Value, Err> {
+                Ok(E::parse(&v).map_or(Lenient::Other(v), Lenient::Known))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
     }
 }
 
