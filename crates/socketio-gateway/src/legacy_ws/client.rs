@@ -1,21 +1,32 @@
-//! One task per connection: reads client messages, writes the frames its filter admits.
+//! One connection: a writer task that owns the session filter and writes frames, and a reader
+//! task that turns client messages into commands for it.
 //!
-//! The task owns the socket and the session filter, so neither needs a lock. Writes are
-//! batched: after one frame arrives, frames already queued (up to [`MAX_BATCH`]) go out in the
-//! same flush, which keeps bursts cheap without delaying a lone event.
+//! Why two tasks: the writer wakes once per event. If it also polled the socket's read side
+//! on every wake-up (one task, `select!` over both), each event would cost every client a
+//! read attempt (tungstenite zero-fills its read buffer and tries the socket) even though
+//! clients almost never send anything; with 200 clients that was a tenth of the server's
+//! fan-out CPU. The reader task only runs when the client sends something.
+//!
+//! The writer owns the filter, so a `subscribe` takes effect for exactly the frames written
+//! after its `subscribed` reply. Writes are batched: after one frame arrives, frames already
+//! queued (up to [`MAX_BATCH`]) go out in the same flush, which keeps bursts cheap without
+//! delaying a lone event. Hub shutdown reaches the writer through the ring itself
+//! ([`Broadcast::Close`]), so an ordinary wake-up does not register on a separate signal.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use super::frame::PreparedFrame;
 use super::protocol::{self, ClientRequest};
-use super::{Inner, ReadyState, Registration};
+use super::{Broadcast, Inner, ReadyState, Registration};
 
 /// Most frames written per flush.
 const MAX_BATCH: usize = 64;
@@ -26,7 +37,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// WebSocket close code "going away" (server shutdown).
 const GOING_AWAY: u16 = 1001;
 
-/// Why the client loop ended.
+/// Client messages queued from the reader to the writer. Messages are tiny and rare; a client
+/// that floods faster than its replies can be written waits on this bound (TCP back-pressure).
+const COMMAND_QUEUE: usize = 32;
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// Why the writer loop ended.
 enum End {
     /// The peer closed (Close frame, EOF or a transport error): nothing more to send.
     Peer,
@@ -48,19 +66,23 @@ enum Write {
 /// the registry) when it returns.
 pub(super) async fn run(
     registration: Registration,
-    mut frames: broadcast::Receiver<Arc<PreparedFrame>>,
-    mut socket: WebSocket,
+    mut frames: broadcast::Receiver<Broadcast>,
+    socket: WebSocket,
 ) {
     let inner = registration.inner.clone();
     let mut closing = inner.closing.subscribe();
+    let (mut sink, stream) = socket.split();
     if *closing.borrow() {
         registration.set_state(ReadyState::Closing);
-        close_gracefully(&mut socket).await;
+        close_gracefully(&mut sink, read_until_closed(stream)).await;
         return;
     }
     registration.set_state(ReadyState::Open);
     let id = registration.id;
     tracing::debug!(client = id, "legacy ws: client connected");
+
+    let (commands, mut incoming) = mpsc::channel(COMMAND_QUEUE);
+    let mut reader = tokio::spawn(read_loop(stream, commands, registration.state.clone(), id));
 
     let mut client = Client {
         inner: &inner,
@@ -68,63 +90,58 @@ pub(super) async fn run(
         filter: None,
         batch: Vec::with_capacity(MAX_BATCH),
         lagged: 0,
+        closing_seen: false,
     };
     let end = loop {
-        tokio::select! {
+        // Client messages first, so a steady stream of events cannot starve their replies.
+        let reply = tokio::select! {
             biased;
-            () = wait_closing(&mut closing) => break End::Shutdown,
-            incoming = socket.next() => {
-                let Some(reply) = (match incoming {
-                    Some(Ok(Message::Text(text))) => client.handle(text.as_bytes()),
-                    Some(Ok(Message::Binary(bytes))) => client.handle(&bytes),
-                    // tungstenite answers Ping itself (flushed on the next read) and replies
-                    // to Close; Pong needs nothing.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,
-                    Some(Ok(Message::Close(_))) => {
-                        registration.set_state(ReadyState::Closing);
-                        // Flush the automatic Close reply; the error that follows is expected.
-                        let _ = tokio::time::timeout(CLOSE_GRACE, socket.flush()).await;
-                        break End::Peer;
-                    }
-                    Some(Err(err)) => {
-                        tracing::debug!(client = id, error = %err, "legacy ws: read error");
-                        break End::Peer;
-                    }
-                    None => break End::Peer,
-                }) else {
-                    continue;
-                };
-                match client.write(&mut socket, &mut closing, Some(reply)).await {
-                    Write::Done => {}
-                    Write::Failed => break End::Peer,
-                    Write::Stalled => break End::Stalled,
-                    Write::Shutdown => break End::Shutdown,
-                }
-            }
+            body = incoming.recv() => match body {
+                Some(body) => match client.handle(&body) {
+                    Some(reply) => Some(reply),
+                    None => continue,
+                },
+                // The reader ended: the peer closed or the transport failed.
+                None => break End::Peer,
+            },
             received = frames.recv() => {
                 match received {
-                    Ok(frame) => client.collect(frame, &mut frames),
+                    Ok(Broadcast::Frame(frame)) => client.collect(frame, &mut frames),
+                    Ok(Broadcast::Close) | Err(broadcast::error::RecvError::Closed) => {
+                        break End::Shutdown;
+                    }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         client.note_lag(n);
+                        // The close marker may be among the lost items.
+                        if *closing.borrow() {
+                            break End::Shutdown;
+                        }
                         continue;
                     }
-                    Err(broadcast::error::RecvError::Closed) => break End::Shutdown,
                 }
                 if client.batch.is_empty() {
+                    if client.closing_seen {
+                        break End::Shutdown;
+                    }
                     continue;
                 }
-                match client.write(&mut socket, &mut closing, None).await {
-                    Write::Done => {}
-                    Write::Failed => break End::Peer,
-                    Write::Stalled => break End::Stalled,
-                    Write::Shutdown => break End::Shutdown,
-                }
+                None
             }
+        };
+        match client.write(&mut sink, &mut closing, reply).await {
+            Write::Done if client.closing_seen => break End::Shutdown,
+            Write::Done => {}
+            Write::Failed => break End::Peer,
+            Write::Stalled => break End::Stalled,
+            Write::Shutdown => break End::Shutdown,
         }
     };
 
     match end {
-        End::Peer => {}
+        End::Peer => {
+            // The reader has ended (it dropped the command sender) or is about to.
+            let _ = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
+        }
         End::Stalled => {
             inner.slow_disconnects.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -136,9 +153,11 @@ pub(super) async fn run(
         }
         End::Shutdown => {
             registration.set_state(ReadyState::Closing);
-            close_gracefully(&mut socket).await;
+            close_gracefully(&mut sink, &mut reader).await;
         }
     }
+    // Both halves must go for the socket to close.
+    reader.abort();
     tracing::debug!(
         client = id,
         lagged = client.lagged,
@@ -146,7 +165,39 @@ pub(super) async fn run(
     );
 }
 
-/// Per-connection state owned by the client task.
+/// The reader task: forwards text and binary message bodies to the writer until the peer
+/// closes (after a Close it keeps reading briefly, which flushes tungstenite's Close reply) or
+/// the writer goes away. WebSocket Pings are answered by tungstenite itself.
+async fn read_loop(
+    mut stream: Stream,
+    commands: mpsc::Sender<Bytes>,
+    state: Arc<AtomicU8>,
+    id: u64,
+) {
+    loop {
+        let body = match stream.next().await {
+            Some(Ok(Message::Text(text))) => Bytes::from(text),
+            Some(Ok(Message::Binary(bytes))) => bytes,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) => {
+                state.store(ReadyState::Closing as u8, Ordering::Relaxed);
+                // The next read sends the automatic Close reply, then reports the end.
+                let _ = tokio::time::timeout(CLOSE_GRACE, stream.next()).await;
+                return;
+            }
+            Some(Err(err)) => {
+                tracing::debug!(client = id, error = %err, "legacy ws: read error");
+                return;
+            }
+            None => return,
+        };
+        if commands.send(body).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Per-connection state owned by the writer task.
 struct Client<'a> {
     inner: &'a Inner,
     id: u64,
@@ -156,6 +207,8 @@ struct Client<'a> {
     batch: Vec<Utf8Bytes>,
     /// Frames this client lost to drop-oldest.
     lagged: u64,
+    /// The hub's close marker came while batching: close once the batch is written.
+    closing_seen: bool,
 }
 
 impl Client<'_> {
@@ -190,19 +243,19 @@ impl Client<'_> {
     }
 
     /// Queues `first` and every frame already waiting (up to [`MAX_BATCH`]) that the filter
-    /// admits.
-    fn collect(
-        &mut self,
-        first: Arc<PreparedFrame>,
-        frames: &mut broadcast::Receiver<Arc<PreparedFrame>>,
-    ) {
+    /// admits; stops at the hub's close marker.
+    fn collect(&mut self, first: Arc<PreparedFrame>, frames: &mut broadcast::Receiver<Broadcast>) {
         self.push(&first);
         let mut taken = 1;
         while taken < MAX_BATCH {
             match frames.try_recv() {
-                Ok(frame) => {
+                Ok(Broadcast::Frame(frame)) => {
                     self.push(&frame);
                     taken += 1;
+                }
+                Ok(Broadcast::Close) => {
+                    self.closing_seen = true;
+                    break;
                 }
                 Err(broadcast::error::TryRecvError::Lagged(n)) => self.note_lag(n),
                 Err(_) => break,
@@ -228,10 +281,10 @@ impl Client<'_> {
     }
 
     /// Writes the queued frames (then `reply`, if any) and flushes, within `send_timeout`;
-    /// gives up at once when the hub shuts down.
+    /// gives up at once when the hub shuts down during a write that cannot complete.
     async fn write(
         &mut self,
-        socket: &mut WebSocket,
+        sink: &mut Sink,
         closing: &mut watch::Receiver<bool>,
         reply: Option<Utf8Bytes>,
     ) -> Write {
@@ -239,13 +292,14 @@ impl Client<'_> {
         let batch = std::mem::take(&mut self.batch);
         let send = async {
             for text in &batch {
-                socket.feed(Message::Text(text.clone())).await?;
+                sink.feed(Message::Text(text.clone())).await?;
             }
-            socket.flush().await
+            sink.flush().await
         };
+        // The write first: one that completes at once (the usual case) never registers on
+        // the shutdown signal.
         let outcome = tokio::select! {
             biased;
-            () = wait_closing(closing) => Write::Shutdown,
             res = tokio::time::timeout(self.inner.config.send_timeout, send) => match res {
                 Ok(Ok(())) => Write::Done,
                 Ok(Err(err)) => {
@@ -254,6 +308,7 @@ impl Client<'_> {
                 }
                 Err(_) => Write::Stalled,
             },
+            () = wait_closing(closing) => Write::Shutdown,
         };
         // Reuse the allocation for the next batch.
         self.batch = batch;
@@ -268,19 +323,28 @@ async fn wait_closing(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|&c| c).await;
 }
 
-/// Sends Close (1001) and waits briefly for the peer's Close reply.
-async fn close_gracefully(socket: &mut WebSocket) {
+/// Reads until the peer's Close (or the end of the stream), sending tungstenite's reply; used
+/// when a connection is closed before its reader task starts.
+async fn read_until_closed(mut stream: Stream) {
+    while let Some(Ok(msg)) = stream.next().await {
+        if matches!(msg, Message::Close(_)) {
+            let _ = stream.next().await;
+            return;
+        }
+    }
+}
+
+/// Sends Close (1001) and waits briefly for the peer's Close reply, which `reader` (the reader
+/// task, or a read loop) sees.
+async fn close_gracefully(sink: &mut Sink, reader: impl std::future::Future) {
     let frame = CloseFrame {
         code: GOING_AWAY,
         reason: Utf8Bytes::from_static("server shutting down"),
     };
-    if tokio::time::timeout(CLOSE_GRACE, socket.send(Message::Close(Some(frame))))
+    if tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame))))
         .await
         .is_ok_and(|r| r.is_ok())
     {
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(_)) = socket.next().await {}
-        })
-        .await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
     }
 }

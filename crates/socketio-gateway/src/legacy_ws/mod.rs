@@ -6,19 +6,22 @@
 //!
 //! # Fan-out design
 //! ```text
-//! EventBus ──subscription──▶ hub task ──Arc<PreparedFrame>──▶ broadcast ring ──▶ client task ×N
-//!                            (serialize once,                 (client_buffer       (filter, batch,
-//!                             extractSessionId once)           slots, shared)       write, replies)
+//! EventBus ──subscription──▶ hub task ──Broadcast::Frame──▶ broadcast ring ──▶ writer task ×N
+//!                            (serialize once,               (client_buffer      (filter, batch,
+//!                             extractSessionId once)         slots, shared)      write, replies)
+//!                                                    reader task ×N ──commands──┘
 //! ```
 //! - One hub task subscribes to the bus, serializes each event **once** into a
 //!   `PreparedFrame` (JSON text in a ref-counted `Utf8Bytes` plus the event's
 //!   session scope) and publishes it on an internal `tokio::sync::broadcast` ring.
-//! - Each connection runs one task that owns its socket and its session filter: it reads
-//!   client messages (ping/subscribe/unsubscribe, WebSocket Ping/Close) and writes the frames
-//!   its filter admits, batching whatever is already queued into one flush. One ring and one
-//!   task per client keep frames in emission order.
+//! - Each connection has a writer task, which owns the session filter and writes the frames
+//!   it admits (batching whatever is already queued into one flush), and a reader task, which
+//!   only runs when the client sends something and hands its messages (ping, subscribe,
+//!   unsubscribe) to the writer. One ring and one writer per client keep frames in emission
+//!   order; a separate reader keeps a read attempt off every event's path.
 //! - The emitter never waits for clients: `EventBus::emit` only pushes into the bus's ring,
-//!   and the hub only pushes into the internal ring.
+//!   and the hub only pushes into the internal ring. Shutdown travels on the ring too
+//!   (`Broadcast::Close`).
 //!
 //! # Slow clients
 //! Memory is bounded by the ring: `client_buffer` frames, **shared** by all clients (frames
@@ -50,11 +53,10 @@ use self::frame::PreparedFrame;
 /// Largest accepted `client_buffer` (the ring is allocated up front).
 const MAX_CLIENT_BUFFER: usize = 1 << 20;
 
-/// Read buffer per connection. tungstenite zero-fills up to this many bytes on **every** read
-/// attempt, including the one that only registers interest after each write; its 128 KiB
-/// default made that memset the dominant cost of fan-out (200 clients → 25 MB per event).
+/// Read buffer per connection. tungstenite zero-fills up to this many bytes before **every**
+/// read attempt; its 128 KiB default once made that memset the dominant cost of fan-out.
 /// Client messages are tiny; larger ones are still read, in several chunks.
-const READ_BUFFER_SIZE: usize = 4 * 1024;
+const READ_BUFFER_SIZE: usize = 1024;
 
 /// How long [`LegacyWsHub::close_all`] waits for clients to finish their close handshake.
 const CLOSE_ALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -114,11 +116,21 @@ impl ReadyState {
     }
 }
 
+/// What the internal ring carries.
+#[derive(Clone)]
+enum Broadcast {
+    /// A frame for every client whose filter admits it.
+    Frame(Arc<PreparedFrame>),
+    /// The hub is shutting down: close. (The `closing` watch says so too, for connections
+    /// that start later and for clients that lagged past this marker.)
+    Close,
+}
+
 /// State shared by the hub handle, the fan-out task and the client tasks.
 struct Inner {
     config: LegacyWsConfig,
     /// The internal ring every client task reads.
-    frames: broadcast::Sender<Arc<PreparedFrame>>,
+    frames: broadcast::Sender<Broadcast>,
     /// Connected clients by connection number (so `/ws-status` lists them in connection
     /// order), with their ready state.
     clients: Mutex<BTreeMap<u64, Arc<AtomicU8>>>,
@@ -138,6 +150,13 @@ impl Inner {
 
     fn now_ms() -> i64 {
         SystemClock.now_ms()
+    }
+
+    /// Starts shutdown: new connections are closed at once, connected clients close.
+    fn close(&self) {
+        self.closing.send_replace(true);
+        // An error only means that no client is connected.
+        let _ = self.frames.send(Broadcast::Close);
     }
 }
 
@@ -278,7 +297,7 @@ impl LegacyWsHub {
     /// Closes every client (close code 1001, "going away") and refuses new ones; waits up to
     /// 5 s for their close handshakes, logging a warning if some did not finish.
     pub async fn close_all(&self) {
-        self.inner.closing.send_replace(true);
+        self.inner.close();
         let mut count = self.watch_client_count();
         let done = tokio::time::timeout(CLOSE_ALL_TIMEOUT, count.wait_for(|&n| n == 0)).await;
         if done.is_err() {
@@ -308,12 +327,12 @@ async fn fan_out(
         };
         match PreparedFrame::build(&event, Inner::now_ms()) {
             // An error only means that no client is connected.
-            Ok(frame) => drop(inner.frames.send(Arc::new(frame))),
+            Ok(frame) => drop(inner.frames.send(Broadcast::Frame(Arc::new(frame)))),
             Err(err) => {
                 tracing::error!(event = %event.name, error = %err, "legacy ws: cannot serialize event");
             }
         }
     }
     tracing::debug!("legacy ws: shutdown; closing clients");
-    inner.closing.send_replace(true);
+    inner.close();
 }
