@@ -477,6 +477,15 @@ fn startup(bin: &Path, dirs: &Dirs<'_>, runs: usize, rep: &mut Report) -> anyhow
 
 /// Waits (bounded) for the machine to be quiet before a measurement; notes it when it was not.
 async fn quiet(name: &str, rep: &mut Report) -> anyhow::Result<()> {
+    // Dirty pages left by the previous workload (entity files are written without `fsync`)
+    // would otherwise be written back during this one and stretch its `fdatasync`s; seen as
+    // 60–90 ms stalls of single PATCHes.
+    let synced = tokio::task::spawn_blocking(|| std::process::Command::new("sync").status())
+        .await?
+        .is_ok_and(|s| s.success());
+    if !synced {
+        eprintln!("bench: `sync` failed; dirty pages of earlier work may disturb {name}");
+    }
     let ok = tokio::task::spawn_blocking(|| server::wait_quiet(QUIET_WAIT)).await??;
     if !ok {
         eprintln!("bench: the machine is busy with other work; measuring {name} anyway");
