@@ -77,6 +77,7 @@ async fn a_batch_keeps_only_the_newest_state_of_a_file() {
     }
     assert_eq!(renders.load(Ordering::SeqCst), 2, "first + newest only");
     assert_eq!(w.stats().records, 2);
+    w.flush().await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "100");
     assert!(w.barrier(&path).is_none(), "settled");
 }
