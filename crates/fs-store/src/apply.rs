@@ -4,10 +4,11 @@
 //! replaces files atomically (temp file + rename) **without `fsync`**. Per file there is at
 //! most one write in flight; changes arriving meanwhile collapse into one *pending* change
 //! holding the newest state, and every waiter of a collapsed change is answered by the write
-//! that carries the newest one. Files are written by one blocking task at a time, changes
-//! someone waits for first, then in the order they became due: parallel writers in one
-//! directory mostly contend for its lock, and one writer outpaces the rate below which changes
-//! wait for their file (see `writer`).
+//! that carries the newest one. Files are written by one thread (parallel writers in one
+//! directory mostly contend for its lock), changes someone waits for first, then in the order
+//! they became due. The thread runs at a lower CPU priority ([`WORKER_NICE`]): its work follows
+//! changes that are already durable, so it yields to request handling and event delivery. It
+//! ends after a while without work and starts again with the next.
 //!
 //! Each change has a due time. Changes are acknowledged at their journal sync (see `writer`)
 //! and due at once; one someone waits for (modal HTML) goes first. Under write-behind a change
