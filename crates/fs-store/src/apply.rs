@@ -31,6 +31,9 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::durable::{lock, remove_file, replace_file};
+use crate::error::FsStoreError;
+use crate::op::Stray;
+use crate::writer::Done;
 
 /// A timer wake-up writes every delayed change due within this much after the first one, so
 /// deferred writes cost a few wake-ups per second rather than one per file.
@@ -56,9 +59,6 @@ fn background_priority() {
         }
     }
 }
-use crate::error::FsStoreError;
-use crate::op::Stray;
-use crate::writer::Done;
 
 /// New content of a file.
 pub(crate) enum Action {
