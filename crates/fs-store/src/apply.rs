@@ -46,7 +46,7 @@ const WORKER_IDLE_EXIT: Duration = Duration::from_secs(2);
 /// and acknowledged, so they yield the CPU to request handling and event delivery: on two
 /// cores, file writes at normal priority (a temp file's create and rename cost more CPU than
 /// the journal's `fdatasync`) added ≈ 0.7 ms to the median event latency under load.
-const WORKER_NICE: i32 = 10;
+pub(crate) const WORKER_NICE: i32 = 10;
 
 /// Lowers the calling thread's CPU priority to [`WORKER_NICE`] (Linux nice values are per
 /// thread). Failure only costs latency elsewhere, so it is logged and ignored.
@@ -283,7 +283,7 @@ impl Applier {
         st.thread_alive = true;
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new()
-            .name("maestro-fs-files".into())
+            .name("maestro-files".into())
             .spawn(move || {
                 background_priority();
                 me.work();

@@ -322,3 +322,38 @@ fn newest_per_file_moves_waiters_and_strays() {
         Op::Delete { .. } => panic!("a write"),
     }
 }
+
+/// The file writer runs on its own thread at nice [`crate::apply::WORKER_NICE`], so file
+/// writes yield the CPU to request handling (Linux reports the nice value per thread).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_written_by_a_background_priority_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer(dir.path(), sync_files());
+    w.submit(dir.path().join("f.json"), Op::json(Arc::new(1), None))
+        .wait()
+        .await
+        .unwrap();
+    let gsn = lock(&w.queue).last_gsn;
+    tokio::time::timeout(Duration::from_secs(10), w.applier.wait_applied(gsn))
+        .await
+        .expect("the file write follows");
+    // The thread idles for a while before it ends, so it is still there.
+    let mut nices = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.trim() == "maestro-files" {
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            // Fields after the parenthesised command: state is field 3, nice field 19.
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            nices.push(rest.split(' ').nth(16).unwrap().parse::<i32>().unwrap());
+        }
+    }
+    // Other tests of this binary may run writer threads too (one may be just starting, not
+    // yet lowered), so at least one, ours, has the background nice value.
+    assert!(
+        nices.contains(&crate::apply::WORKER_NICE),
+        "maestro-files threads and their nice values: {nices:?}"
+    );
+}
