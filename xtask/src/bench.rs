@@ -537,22 +537,6 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1e3
 }
 
-/// `"61.2K req/s (p50 0.45 / p99 1.9 / max 12 ms)"`.
-fn describe_load(r: &LoadResult) -> String {
-    format!(
-        "{} req/s (p50 {:.2} / p99 {:.2} / max {:.1} ms){}",
-        report::si(r.rate()),
-        ms(r.hist.value_at_quantile(0.5)),
-        ms(r.hist.value_at_quantile(0.99)),
-        ms(r.hist.max()),
-        if r.errors == 0 {
-            String::new()
-        } else {
-            format!(", **{} errors**", r.errors)
-        }
-    )
-}
-
 /// `"p50 … / p99 … / max … ms, 100.00 % delivered"`.
 fn describe_fanout(f: &fanout::FanoutResult) -> String {
     format!(
@@ -721,7 +705,6 @@ async fn dataset_a(
         rep.row(Row::lower(
             "GET task by id, 32 conns",
             &r,
-            describe_load(&r),
             "5.3–6.5K req/s (p99 ≈ 12 ms)",
             (5_300.0, 6_500.0),
             10.0,
@@ -747,7 +730,6 @@ async fn dataset_a(
         rep.row(Row::lower(
             &label,
             &r,
-            describe_load(&r),
             "≈ 200 req/s (p99 ≈ 82 ms)",
             (200.0, 200.0),
             5.0,
@@ -769,7 +751,6 @@ async fn dataset_a(
         rep.row(Row::lower(
             "PATCH task status (durable), 16 conns",
             &r,
-            describe_load(&r),
             "3.0–3.3K req/s (p99 ≈ 11 ms)",
             (3_000.0, 3_300.0),
             5.0,
@@ -848,7 +829,6 @@ async fn dataset_a(
         rep.row(Row::lower(
             "Create task (durable), 16 conns",
             &r,
-            describe_load(&r),
             "0.8–1.1K/s",
             (800.0, 1_100.0),
             5.0,

@@ -14,6 +14,23 @@ pub fn si(v: f64) -> String {
     }
 }
 
+/// `"61.2K req/s (p50 0.45 / p99 1.90 / max 12.0 ms)"`, plus the error count if any.
+fn describe_load(r: &LoadResult) -> String {
+    let ms = |us: u64| us as f64 / 1e3;
+    format!(
+        "{} req/s (p50 {:.2} / p99 {:.2} / max {:.1} ms){}",
+        si(r.rate()),
+        ms(r.hist.value_at_quantile(0.5)),
+        ms(r.hist.value_at_quantile(0.99)),
+        ms(r.hist.max()),
+        if r.errors == 0 {
+            String::new()
+        } else {
+            format!(", **{} errors**", r.errors)
+        }
+    )
+}
+
 /// One table row.
 pub struct Row {
     metric: String,
@@ -46,7 +63,6 @@ impl Row {
     pub fn lower(
         metric: &str,
         r: &LoadResult,
-        ours: String,
         ts: &str,
         (low, high): (f64, f64),
         factor: f64,
@@ -80,7 +96,7 @@ impl Row {
         };
         Self {
             metric: metric.to_owned(),
-            ours,
+            ours: describe_load(r),
             ts: ts.to_owned(),
             target,
             verdict,
