@@ -9,12 +9,11 @@
 
 use deadpool_postgres::{Pool, Transaction};
 use futures::future::try_join_all;
-use maestro_domain::error::DomainResult;
+use maestro_domain::error::{DomainError, DomainResult};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
 use crate::error::{db_store_err, pool_store_err, to_store_err};
-use crate::rows::{known, known_opt};
 use crate::{ImportCounts, ImportData, PgStoreError};
 use crate::{mail, orderings, projects, sessions, tasks, team_members};
 
@@ -124,35 +123,32 @@ pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, 
 }
 
 /// Every enum value of `data` outside the closed set of its column (the CHECK constraints of
-/// migration 0001; see [`known`]): `"<kind> <id>: <table>.<column>: <value> is not one of …"`,
-/// in import order. JSONB columns (per-session task statuses, snapshots, default overrides)
-/// hold any value and are not checked.
+/// migration 0001; each module's `enum_texts`): `"<kind> <id>: <table>.<column>: <value> is
+/// not one of …"`, in import order. JSONB columns (per-session task statuses, snapshots,
+/// default overrides) hold any value and are not checked.
 fn check(data: &ImportData) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut note = |entity: &str, res: DomainResult<Option<&str>>| {
-        if let Err(e) = res {
-            problems.push(format!("{entity}: {e}"));
+    let mut note = |entity: String, res: DomainResult<()>| match res {
+        Ok(()) => {}
+        Err(DomainError::Validation { details, .. }) if !details.is_empty() => {
+            for d in details {
+                problems.push(format!("{entity}: {}: {}", d.path, d.message));
+            }
         }
+        Err(e) => problems.push(format!("{entity}: {e}")),
     };
     for t in &data.tasks {
-        let entity = format!("task {}", t.id);
-        note(&entity, known("tasks", "status", &t.status).map(Some));
-        note(&entity, known("tasks", "priority", &t.priority).map(Some));
+        note(format!("task {}", t.id), tasks::enum_texts(t).map(drop));
     }
     for s in &data.sessions {
-        let entity = format!("session {}", s.id);
-        note(&entity, known("sessions", "status", &s.status).map(Some));
+        note(
+            format!("session {}", s.id),
+            sessions::enum_texts(s).map(drop),
+        );
     }
     for m in &data.team_members {
         let entity = format!("team member {} (project {})", m.id, m.project_id);
-        const T: &str = "team_members";
-        note(&entity, known_opt(T, "agent_tool", m.agent_tool.as_ref()));
-        note(&entity, known_opt(T, "mode", m.mode.as_ref()));
-        note(
-            &entity,
-            known_opt(T, "permission_mode", m.permission_mode.as_ref()),
-        );
-        note(&entity, known(T, "status", &m.status).map(Some));
+        note(entity, team_members::enum_texts(m).map(drop));
     }
     problems
 }

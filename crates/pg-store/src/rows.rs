@@ -5,7 +5,7 @@
 //! holds the entity's unknown keys as a JSON object.
 
 use maestro_domain::entities::{Extra, Lenient, WireEnum};
-use maestro_domain::error::{DomainError, DomainResult};
+use maestro_domain::error::{DomainError, DomainResult, FieldError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -65,30 +65,62 @@ macro_rules! cols_at {
 }
 pub(crate) use cols_at;
 
-/// The text of an entity's enum value for a column with a CHECK constraint. PostgreSQL keeps
-/// only the closed set; a stored unknown string ([`Lenient::Other`], which only a data
-/// directory written by the reference can hold) is `Validation` naming the column and value.
-pub(crate) fn known<E: WireEnum>(
-    table: &str,
-    name: &str,
-    value: &Lenient<E>,
-) -> DomainResult<&'static str> {
-    value.known().map(E::as_str).ok_or_else(|| {
-        DomainError::validation(format!(
-            "{table}.{name}: {:?} is not one of {}",
-            value.as_str(),
-            E::expected()
-        ))
-    })
+/// The texts of one entity's enum values for columns with a CHECK constraint, checked
+/// together. PostgreSQL keeps only the closed sets; a stored unknown string
+/// ([`Lenient::Other`], which only a data directory written by the reference can hold) is
+/// recorded, and [`Known::finish`] reports every one at once.
+pub(crate) struct Known {
+    table: &'static str,
+    bad: Vec<FieldError>,
 }
 
-/// [`known`] for a nullable column.
-pub(crate) fn known_opt<E: WireEnum>(
-    table: &str,
-    name: &str,
-    value: Option<&Lenient<E>>,
-) -> DomainResult<Option<&'static str>> {
-    value.map(|v| known(table, name, v)).transpose()
+impl Known {
+    pub(crate) fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            bad: Vec::new(),
+        }
+    }
+
+    /// The text of `value` for `column` (`""` when it is unknown; then `finish` fails).
+    pub(crate) fn one<E: WireEnum>(&mut self, column: &str, value: &Lenient<E>) -> &'static str {
+        value.known().map_or_else(
+            || {
+                self.bad.push(FieldError::new(
+                    format!("{}.{column}", self.table),
+                    format!("{:?} is not one of {}", value.as_str(), E::expected()),
+                ));
+                ""
+            },
+            E::as_str,
+        )
+    }
+
+    /// [`Known::one`] for a nullable column.
+    pub(crate) fn opt<E: WireEnum>(
+        &mut self,
+        column: &str,
+        value: Option<&Lenient<E>>,
+    ) -> Option<&'static str> {
+        value.map(|v| self.one(column, v))
+    }
+
+    /// `Validation` with one `details` entry (`path` = `table.column`) per unknown value.
+    pub(crate) fn finish(self) -> DomainResult<()> {
+        if self.bad.is_empty() {
+            return Ok(());
+        }
+        let message = self
+            .bad
+            .iter()
+            .map(|f| format!("{}: {}", f.path, f.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(DomainError::Validation {
+            message,
+            details: self.bad,
+        })
+    }
 }
 
 /// Parses an enum column with the enum's own `parse`.

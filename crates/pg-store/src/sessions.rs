@@ -23,8 +23,8 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_json,
-    from_opt_json, known, parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql,
+    Known, OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_json,
+    from_opt_json, parse_enum, select_versioned_sql, to_json, to_opt_json, update_sql,
     update_versioned_sql, upsert_sql,
 };
 
@@ -77,11 +77,18 @@ pub(crate) struct Params {
     extra: Value,
 }
 
+/// The text of the CHECKed `status` column; `Validation` for a value PostgreSQL cannot hold.
+pub(crate) fn enum_texts(s: &Session) -> DomainResult<&'static str> {
+    let mut k = Known::new(T);
+    let status = k.one("status", &s.status);
+    k.finish().map(|()| status)
+}
+
 impl Params {
     pub(crate) fn new(s: &Session) -> DomainResult<Self> {
         Ok(Self {
             env: to_json("env", &s.env)?,
-            status: known(T, "status", &s.status)?,
+            status: enum_texts(s)?,
             events: to_json("events", &s.events)?,
             timeline: to_json("timeline", &s.timeline)?,
             docs: to_json("docs", &s.docs)?,

@@ -24,9 +24,9 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_opt_json,
-    insert_sql, known, parse_enum, select_versioned_sql, to_opt_json, update_sql,
-    update_versioned_sql, upsert_sql,
+    Known, OPTIMISTIC_TRIES, col, col_list, cols_at, extra_from_json, extra_to_json, from_opt_json,
+    insert_sql, parse_enum, select_versioned_sql, to_opt_json, update_sql, update_versioned_sql,
+    upsert_sql,
 };
 
 const T: &str = "tasks";
@@ -73,11 +73,20 @@ pub(crate) struct Params {
     extra: Value,
 }
 
+/// The texts of the CHECKed enum columns, `(status, priority)`; `Validation` naming every
+/// value PostgreSQL cannot hold.
+pub(crate) fn enum_texts(t: &Task) -> DomainResult<(&'static str, &'static str)> {
+    let mut k = Known::new(T);
+    let texts = (k.one("status", &t.status), k.one("priority", &t.priority));
+    k.finish().map(|()| texts)
+}
+
 impl Params {
     pub(crate) fn new(t: &Task) -> DomainResult<Self> {
+        let (status, priority) = enum_texts(t)?;
         Ok(Self {
-            status: known(T, "status", &t.status)?,
-            priority: known(T, "priority", &t.priority)?,
+            status,
+            priority,
             statuses: to_opt_json("taskSessionStatuses", t.task_session_statuses.as_ref())?,
             extra: extra_to_json(&t.extra),
         })

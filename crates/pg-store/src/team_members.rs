@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, from_opt_json, known, known_opt, parse_enum,
+    Known, col, col_list, extra_from_json, extra_to_json, from_opt_json, parse_enum,
     parse_opt_enum, to_opt_json, upsert_sql,
 };
 
@@ -76,13 +76,39 @@ pub(crate) struct Params {
     extra: Value,
 }
 
+/// The texts of the CHECKed enum columns.
+pub(crate) struct EnumTexts {
+    agent_tool: Option<&'static str>,
+    mode: Option<&'static str>,
+    permission_mode: Option<&'static str>,
+    status: &'static str,
+}
+
+/// [`EnumTexts`] of `m`; `Validation` naming every value PostgreSQL cannot hold.
+pub(crate) fn enum_texts(m: &TeamMember) -> DomainResult<EnumTexts> {
+    let mut k = Known::new(T);
+    let texts = EnumTexts {
+        agent_tool: k.opt("agent_tool", m.agent_tool.as_ref()),
+        mode: k.opt("mode", m.mode.as_ref()),
+        permission_mode: k.opt("permission_mode", m.permission_mode.as_ref()),
+        status: k.one("status", &m.status),
+    };
+    k.finish().map(|()| texts)
+}
+
 impl Params {
     pub(crate) fn new(m: &TeamMember) -> DomainResult<Self> {
+        let EnumTexts {
+            agent_tool,
+            mode,
+            permission_mode,
+            status,
+        } = enum_texts(m)?;
         Ok(Self {
-            agent_tool: known_opt(T, "agent_tool", m.agent_tool.as_ref())?,
-            mode: known_opt(T, "mode", m.mode.as_ref())?,
-            permission_mode: known_opt(T, "permission_mode", m.permission_mode.as_ref())?,
-            status: known(T, "status", &m.status)?,
+            agent_tool,
+            mode,
+            permission_mode,
+            status,
             capabilities: to_opt_json("capabilities", m.capabilities.as_ref())?,
             command_permissions: to_opt_json("commandPermissions", m.command_permissions.as_ref())?,
             extra: extra_to_json(&m.extra),
