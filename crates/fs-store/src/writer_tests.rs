@@ -39,6 +39,19 @@ fn counted(renders: &Arc<AtomicUsize>, bytes: Vec<u8>) -> Op {
     }
 }
 
+/// Submits `value` for `path`, waits for its acknowledgement, then for its file write, which
+/// nothing (no flush, no checkpoint) asks for; fails after 10 s.
+async fn write_then_file(w: &Arc<Writer>, path: &Path, value: i32) {
+    w.submit(path.to_path_buf(), Op::json(Arc::new(value), None))
+        .wait()
+        .await
+        .unwrap();
+    let gsn = lock(&w.queue).last_gsn;
+    tokio::time::timeout(Duration::from_secs(10), w.applier.wait_applied(gsn))
+        .await
+        .expect("the file write follows the acknowledgement without a flush");
+}
+
 fn segments(root: &Path) -> usize {
     std::fs::read_dir(root.join(JOURNAL_DIR)).map_or(0, |rd| rd.count())
 }
@@ -144,14 +157,7 @@ async fn files_follow_the_acknowledgement_without_a_flush() {
     let dir = tempfile::tempdir().unwrap();
     let w = writer(dir.path(), sync_files());
     let path = dir.path().join("f.json");
-    w.submit(path.clone(), Op::json(Arc::new(7), None))
-        .wait()
-        .await
-        .unwrap();
-    let gsn = lock(&w.queue).last_gsn;
-    tokio::time::timeout(Duration::from_secs(10), w.applier.wait_applied(gsn))
-        .await
-        .expect("the file write follows without a flush");
+    write_then_file(&w, &path, 7).await;
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "7");
     assert_eq!(w.stats().checkpoints, 0);
 
@@ -330,14 +336,7 @@ fn newest_per_file_moves_waiters_and_strays() {
 async fn files_are_written_by_a_background_priority_thread() {
     let dir = tempfile::tempdir().unwrap();
     let w = writer(dir.path(), sync_files());
-    w.submit(dir.path().join("f.json"), Op::json(Arc::new(1), None))
-        .wait()
-        .await
-        .unwrap();
-    let gsn = lock(&w.queue).last_gsn;
-    tokio::time::timeout(Duration::from_secs(10), w.applier.wait_applied(gsn))
-        .await
-        .expect("the file write follows");
+    write_then_file(&w, &dir.path().join("f.json"), 1).await;
     // The thread idles for a while before it ends, so it is still there.
     let mut nices = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
