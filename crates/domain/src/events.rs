@@ -4,9 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
+use crate::broadcast::{Receiver, RecvError, TryRecvError};
 use crate::error::DomainResult;
 
 /// Event names (ref §5.2 plus spec §4).
@@ -49,6 +52,117 @@ pub mod names {
     pub const SESSION_PRESENCE: &str = "session:presence";
 }
 
+/// An event payload: the compact JSON text of the ref §5.2 `data`, serialized **once** by the
+/// emitting service and shared (reference-counted) by every consumer — the replay log, every
+/// subscriber, the legacy WebSocket frame, the HTTP response of the change that caused it.
+///
+/// A `session:updated` payload is a whole session (megabytes for a long-running agent): a
+/// parsed `serde_json::Value` tree of it takes about five times the text and costs a deep copy
+/// per consumer, so payloads stay text. Consumers that need fields parse what they need
+/// ([`Payload::parse`]); tests compare with [`Payload::to_value`] or `==` against a `Value`.
+#[derive(Clone)]
+pub struct Payload(Arc<RawValue>);
+
+impl Payload {
+    /// Serializes `value` (compact JSON). A value that cannot be serialized (a map with
+    /// non-string keys: never produced by our entities) becomes `null`, logged.
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Self {
+        match serde_json::value::to_raw_value(value) {
+            Ok(raw) => Self(Arc::from(raw)),
+            Err(e) => {
+                tracing::error!(error = %e, "event payload cannot be serialized; sending null");
+                Self::null()
+            }
+        }
+    }
+
+    /// `null`.
+    pub fn null() -> Self {
+        Self(Arc::from(RawValue::NULL.to_owned()))
+    }
+
+    /// The compact JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Size of the JSON text, in bytes.
+    pub fn len(&self) -> usize {
+        self.0.get().len()
+    }
+
+    /// Always false (`null` is four bytes); present for the `len`/`is_empty` pair.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Parses the payload into `T`.
+    ///
+    /// # Errors
+    /// The `serde_json` error when the text does not fit `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The payload as a `Value` (a parse: for tests and rare consumers).
+    pub fn to_value(&self) -> Value {
+        self.parse().unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Self {
+        Self::of(&v)
+    }
+}
+
+impl From<&Value> for Payload {
+    fn from(v: &Value) -> Self {
+        Self::of(v)
+    }
+}
+
+impl AsRef<[u8]> for Payload {
+    fn as_ref(&self) -> &[u8] {
+        self.0.get().as_bytes()
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl PartialEq<Value> for Payload {
+    fn eq(&self, other: &Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 256;
+        let text = self.0.get();
+        match text.char_indices().nth(SHOWN) {
+            Some((cut, _)) => write!(f, "{}… ({} bytes)", &text[..cut], text.len()),
+            None => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(|raw| Self(Arc::from(raw)))
+    }
+}
+
 /// An event about to be emitted: the envelope minus `eventId` and `timestamp`, which the bus
 /// assigns.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,17 +174,21 @@ pub struct NewEvent {
     /// Session, for session-scoped events.
     pub session_id: Option<String>,
     /// The ref §5.2 payload.
-    pub data: serde_json::Value,
+    pub data: Payload,
 }
 
 impl NewEvent {
-    /// A project-scoped event.
-    pub fn new(name: &'static str, project_id: impl Into<String>, data: serde_json::Value) -> Self {
+    /// A project-scoped event; `data` is a [`Payload`] or a `Value` (serialized here).
+    pub fn new(
+        name: &'static str,
+        project_id: impl Into<String>,
+        data: impl Into<Payload>,
+    ) -> Self {
         Self {
             name,
             project_id: project_id.into(),
             session_id: None,
-            data,
+            data: data.into(),
         }
     }
 
@@ -94,10 +212,24 @@ pub struct Event {
     /// Session, for session-scoped events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// Payload.
-    pub data: serde_json::Value,
+    /// Payload (shared JSON text).
+    pub data: Payload,
     /// Emission time, epoch ms.
     pub timestamp: i64,
+}
+
+impl Event {
+    /// Approximate memory held by the event, in bytes (payload text, strings, envelope): what
+    /// the bus's byte bounds count.
+    pub fn weight(&self) -> usize {
+        const ENVELOPE: usize = 96;
+        ENVELOPE
+            + self.data.len()
+            + self.event_id.len()
+            + self.name.len()
+            + self.project_id.len()
+            + self.session_id.as_ref().map_or(0, String::len)
+    }
 }
 
 /// A parsed event id `<ms>-<seq>`, the format of Redis stream ids; ordered.
@@ -146,19 +278,20 @@ pub struct BusStats {
 
 /// A subscription to every event of the bus.
 ///
-/// Bounded: a subscriber that falls more than the bus capacity behind loses the oldest
-/// events (they are counted in [`BusStats::dropped`] and logged), so a slow subscriber never
-/// blocks emitters or grows memory.
+/// Bounded by the bus's subscriber limits (count and bytes, see [`crate::broadcast`]): a
+/// subscriber that falls further behind loses the oldest events (they are counted in
+/// [`BusStats::dropped`] and logged), so a slow subscriber never blocks emitters or grows
+/// memory. Events every subscriber has read are freed at once.
 #[derive(Debug)]
 pub struct EventSubscription {
-    rx: broadcast::Receiver<Arc<Event>>,
+    rx: Receiver<Arc<Event>>,
     stats: Arc<BusStats>,
     lagged: u64,
 }
 
 impl EventSubscription {
-    /// Wraps a broadcast receiver.
-    pub fn new(rx: broadcast::Receiver<Arc<Event>>, stats: Arc<BusStats>) -> Self {
+    /// Wraps a ring receiver.
+    pub fn new(rx: Receiver<Arc<Event>>, stats: Arc<BusStats>) -> Self {
         Self {
             rx,
             stats,
@@ -166,13 +299,13 @@ impl EventSubscription {
         }
     }
 
-    /// The next event; `None` once the bus is gone. Skips over (and counts) dropped events.
+    /// The next event; `None` once the bus is closed. Skips over (and counts) dropped events.
     pub async fn recv(&mut self) -> Option<Arc<Event>> {
         loop {
             match self.rx.recv().await {
                 Ok(ev) => return Some(ev),
-                Err(broadcast::error::RecvError::Lagged(n)) => self.note_lag(n),
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Err(RecvError::Lagged(n)) => self.note_lag(n),
+                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -182,8 +315,8 @@ impl EventSubscription {
         loop {
             match self.rx.try_recv() {
                 Ok(ev) => return Some(ev),
-                Err(broadcast::error::TryRecvError::Lagged(n)) => self.note_lag(n),
-                Err(_) => return None,
+                Err(TryRecvError::Lagged(n)) => self.note_lag(n),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return None,
             }
         }
     }

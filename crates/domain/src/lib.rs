@@ -10,6 +10,7 @@
 //! - [`services`]: the behaviour of ref §3 with the decisions of spec §2, bundled in [`App`].
 //! - [`memory`]: in-memory adapters (the default bus and reference repositories).
 
+pub mod broadcast;
 pub mod entities;
 pub mod error;
 pub mod events;

@@ -129,6 +129,7 @@ async fn ids_older_than_the_retained_log_require_a_resync() {
         min_events: 3,
         min_age_ms: 1_000,
         max_events: 100,
+        ..ReplayConfig::default()
     };
     let h = harness_with(test_config(), replay);
     let mut old = Vec::new();
@@ -182,6 +183,7 @@ async fn max_events_caps_the_log_regardless_of_age() {
         min_events: 1,
         min_age_ms: i64::MAX / 2,
         max_events: 2,
+        ..ReplayConfig::default()
     };
     let h = harness_with(test_config(), replay);
     let mut e = Vec::new();

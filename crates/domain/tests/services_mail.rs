@@ -129,7 +129,7 @@ async fn broadcast_mail_has_null_target_and_no_session_scope() {
     let events = expect_events(&mut sub, &[ev::MAIL_RECEIVED; 3]);
     for e in &events {
         envelope(e, ev::MAIL_RECEIVED, "proj_1", None);
-        assert_eq!(e.data["toSessionId"], json!(null));
+        assert_eq!(e.data.to_value()["toSessionId"], json!(null));
     }
 }
 

@@ -422,8 +422,8 @@ async fn terminal_status_propagates_to_active_entries_only() {
         let events = expect_events(&mut sub, &expected);
         for (e, t) in events[..2].iter().zip(&tasks[..2]) {
             envelope(e, ev::TASK_UPDATED, &p.id, None);
-            assert_eq!(e.data["id"], t.id);
-            assert_eq!(e.data["taskSessionStatuses"][&s.id], mapped);
+            assert_eq!(e.data.to_value()["id"], t.id);
+            assert_eq!(e.data.to_value()["taskSessionStatuses"][&s.id], mapped);
         }
         let after: Vec<_> = {
             let mut v = Vec::new();
@@ -820,7 +820,7 @@ async fn timeline_progress_needs_input_and_plain_entries() {
         TimelineEventType::NeedsInput
     );
     let events = expect_events(&mut sub, &[ev::SESSION_UPDATED, ev::NOTIFY_NEEDS_INPUT]);
-    assert_eq!(events[0].data["needsInput"]["active"], true);
+    assert_eq!(events[0].data.to_value()["needsInput"]["active"], true);
     assert_eq!(
         events[1].data,
         json!({ "sessionId": s.id, "name": "Unnamed Session", "message": "Q?" })
@@ -965,8 +965,8 @@ async fn modal_events_carry_their_payloads() {
         json!({ "sessionId": s.id, "modalId": "m1", "title": "Agent Modal", "html": "<p>hi</p>",
                 "filePath": "memory://modals/m1.html", "timestamp": T0 })
     );
-    assert_eq!(events[1].data["title"], "Pick");
-    assert_eq!(events[1].data["filePath"], "/agent/m2.html");
+    assert_eq!(events[1].data.to_value()["title"], "Pick");
+    assert_eq!(events[1].data.to_value()["filePath"], "/agent/m2.html");
     assert_eq!(
         events[2].data,
         json!({ "sessionId": s.id, "modalId": "m1", "action": "approve", "data": { "x": 1 }, "timestamp": T0 })
@@ -1060,8 +1060,8 @@ async fn prompt_emits_push_then_timeline_with_preview() {
         format!("Received prompt from session unknown: \"{exact}\"")
     );
     let events = expect_events(&mut sub, &[ev::SESSION_PROMPT_SEND, ev::SESSION_UPDATED]);
-    assert_eq!(events[0].data["senderSessionId"], json!(null));
-    assert_eq!(events[0].data["mode"], "send");
+    assert_eq!(events[0].data.to_value()["senderSessionId"], json!(null));
+    assert_eq!(events[0].data.to_value()["mode"], "send");
 
     let err = h
         .app

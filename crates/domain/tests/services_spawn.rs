@@ -430,10 +430,13 @@ async fn session_spawn_with_single_member_and_options() {
             ev::TASK_SESSION_ADDED,
         ],
     );
-    assert_eq!(events[1].data["command"], "maestro orchestrator init");
-    assert_eq!(events[1].data["spawnSource"], "session");
-    assert_eq!(events[1].data["parentSessionId"], parent.id);
-    assert_eq!(events[1].data["session"]["teamMemberId"], m.id);
+    assert_eq!(
+        events[1].data.to_value()["command"],
+        "maestro orchestrator init"
+    );
+    assert_eq!(events[1].data.to_value()["spawnSource"], "session");
+    assert_eq!(events[1].data.to_value()["parentSessionId"], parent.id);
+    assert_eq!(events[1].data.to_value()["session"]["teamMemberId"], m.id);
 }
 
 #[tokio::test]
@@ -639,9 +642,9 @@ async fn manifest_failure_marks_the_session_failed() {
 
     let events = expect_events(&mut sub, &[ev::SESSION_UPDATED, ev::NOTIFY_SESSION_FAILED]);
     envelope(&events[0], ev::SESSION_UPDATED, &w.p.id, Some(&s.id));
-    assert_eq!(events[0].data["status"], "failed");
+    assert_eq!(events[0].data.to_value()["status"], "failed");
     assert_eq!(
-        events[0].data["timeline"]
+        events[0].data.to_value()["timeline"]
             .as_array()
             .unwrap()
             .last()

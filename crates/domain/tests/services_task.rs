@@ -352,7 +352,7 @@ async fn status_notifications_fire_only_on_change() {
         let events = expect_events(&mut sub, &expected);
         envelope(&events[0], ev::TASK_UPDATED, &p.id, None);
         assert_eq!(events[0].data, to_json(&updated));
-        assert_eq!(events[0].data["status"], s.as_str());
+        assert_eq!(events[0].data.to_value()["status"], s.as_str());
         if let Some(name) = notify {
             envelope(&events[1], name, &p.id, None);
             assert_eq!(events[1].data, json!({ "taskId": t.id, "title": "Title" }));
@@ -653,7 +653,7 @@ async fn delete_cascades_children_first_and_cleans_sessions() {
         .filter(|e| e.name == ev::TASK_DELETED)
         .map(|e| {
             envelope(e, ev::TASK_DELETED, &p.id, None);
-            e.data["id"].as_str().unwrap().to_owned()
+            e.data.to_value()["id"].as_str().unwrap().to_owned()
         })
         .collect();
     assert_eq!(
@@ -672,8 +672,11 @@ async fn delete_cascades_children_first_and_cleans_sessions() {
         ]
     );
     envelope(&events[2], ev::SESSION_UPDATED, &p.id, Some(&s.id));
-    assert_eq!(events[2].data["taskIds"], json!([root.id, keep.id]));
-    assert_eq!(events[5].data["taskIds"], json!([keep.id]));
+    assert_eq!(
+        events[2].data.to_value()["taskIds"],
+        json!([root.id, keep.id])
+    );
+    assert_eq!(events[5].data.to_value()["taskIds"], json!([keep.id]));
 
     for id in &expected_order {
         assert!(h.app.tasks.get(id).await.unwrap_err().is_not_found());

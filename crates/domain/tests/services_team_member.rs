@@ -591,7 +591,10 @@ async fn memory_append_persists_for_defaults_and_custom_members() {
             ev::TEAM_MEMBER_UPDATED,
         ],
     );
-    assert_eq!(events[1].data["memory"], json!(["one", "two", "three"]));
+    assert_eq!(
+        events[1].data.to_value()["memory"],
+        json!(["one", "two", "three"])
+    );
     assert!(
         h.app
             .team_members

@@ -360,7 +360,7 @@ async fn task_delete_cascades_children_first_and_unlinks_sessions() {
         .drain()
         .iter()
         .filter(|e| e.name == "task:deleted")
-        .map(|e| e.data["id"].as_str().unwrap().to_owned())
+        .map(|e| e.data.to_value()["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(
         deleted,

@@ -221,7 +221,7 @@ async fn patch_with_cli_shapes() {
         ]
     );
     assert_eq!(
-        evs[0].data["taskSessionStatuses"],
+        evs[0].data.to_value()["taskSessionStatuses"],
         json!({ s.clone(): "completed" })
     );
     // Stopped after completed: nothing happens.
@@ -404,8 +404,8 @@ async fn modal_prompt_and_session_mail() {
     );
     let ev = &h.drain()[0];
     assert_eq!(ev.name, "session:modal");
-    assert_eq!(ev.data["title"], "Agent Modal");
-    assert_eq!(ev.data["filePath"], "memory://modals/m1.html");
+    assert_eq!(ev.data.to_value()["title"], "Agent Modal");
+    assert_eq!(ev.data.to_value()["filePath"], "memory://modals/m1.html");
     let r = h
         .post(
             &format!("/api/sessions/{s}/modal/m1/actions"),
@@ -449,9 +449,9 @@ async fn modal_prompt_and_session_mail() {
     assert_eq!(r.body, json!({ "success": true }));
     let evs = h.drain();
     assert_eq!(evs[0].name, "session:prompt_send");
-    assert_eq!(evs[0].data["mode"], "send");
-    assert_eq!(evs[0].data["senderSessionId"], "sess_x");
-    assert!(evs[0].data["timestamp"].is_i64());
+    assert_eq!(evs[0].data.to_value()["mode"], "send");
+    assert_eq!(evs[0].data.to_value()["senderSessionId"], "sess_x");
+    assert!(evs[0].data.to_value()["timestamp"].is_i64());
     assert_eq!(evs[1].name, "session:updated");
     let last = h.get(&format!("/api/sessions/{s}")).await.body["timeline"]
         .as_array()
@@ -541,9 +541,12 @@ async fn spawn_success_and_failure() {
         names,
         ["session:updated", "session:spawn", "task:session_added"]
     );
-    assert_eq!(evs[1].data["_isSpawnCreated"], true);
-    assert_eq!(evs[1].data["command"], "maestro orchestrator init");
-    assert_eq!(evs[1].data["cwd"], "/w");
+    assert_eq!(evs[1].data.to_value()["_isSpawnCreated"], true);
+    assert_eq!(
+        evs[1].data.to_value()["command"],
+        "maestro orchestrator init"
+    );
+    assert_eq!(evs[1].data.to_value()["cwd"], "/w");
     let req = h
         .manifests
         .requests

@@ -123,6 +123,8 @@ pub struct RealtimeConfig {
     pub legacy_ws: bool,
     /// Frames a slow WebSocket client may fall behind before it loses the oldest.
     pub client_buffer: usize,
+    /// Bytes of frames a slow WebSocket client may fall behind before it loses the oldest.
+    pub client_buffer_bytes: usize,
 }
 
 /// `[bus]`.
@@ -131,12 +133,18 @@ pub struct RealtimeConfig {
 pub struct BusConfig {
     /// Events a slow in-process subscriber may lag before it loses the oldest.
     pub subscriber_capacity: usize,
+    /// Bytes of events a slow in-process subscriber may lag before it loses the oldest.
+    pub subscriber_buffer_bytes: usize,
     /// Replay log: keep at least this many events per project.
     pub replay_min_events: usize,
     /// Replay log: keep every event younger than this, ms.
     pub replay_min_age_ms: i64,
     /// Replay log: hard cap per project.
     pub replay_max_events: usize,
+    /// Replay log: most bytes of events kept per project.
+    pub replay_max_bytes: usize,
+    /// Replay log: most bytes of events kept over all projects.
+    pub replay_total_max_bytes: usize,
 }
 
 /// `[spawn]`.
@@ -228,13 +236,17 @@ impl Default for Config {
             },
             realtime: RealtimeConfig {
                 legacy_ws: true,
-                client_buffer: 1024,
+                client_buffer: 65_536,
+                client_buffer_bytes: 64 << 20,
             },
             bus: BusConfig {
-                subscriber_capacity: 1024,
+                subscriber_capacity: 65_536,
+                subscriber_buffer_bytes: 64 << 20,
                 replay_min_events: 1_000,
                 replay_min_age_ms: 120_000,
                 replay_max_events: 5_000,
+                replay_max_bytes: 16 << 20,
+                replay_total_max_bytes: 64 << 20,
             },
             spawn: SpawnConfig {
                 cli_path: "maestro".into(),

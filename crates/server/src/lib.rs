@@ -14,6 +14,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
+use maestro_domain::broadcast::RingLimits;
 use maestro_domain::events::EventBus;
 use maestro_domain::ids::{RandomIdGenerator, SystemClock};
 use maestro_domain::memory::{MemoryEventBus, ReplayConfig};
@@ -246,13 +247,18 @@ impl Server {
         let sp = store.ports(cfg);
 
         let clock = Arc::new(SystemClock);
-        let bus: Arc<MemoryEventBus> = Arc::new(MemoryEventBus::new(
+        let bus: Arc<MemoryEventBus> = Arc::new(MemoryEventBus::with_limits(
             clock.clone(),
-            cfg.bus.subscriber_capacity,
+            RingLimits {
+                max_items: cfg.bus.subscriber_capacity.max(1),
+                max_bytes: cfg.bus.subscriber_buffer_bytes.max(1),
+            },
             ReplayConfig {
                 min_events: cfg.bus.replay_min_events,
                 min_age_ms: cfg.bus.replay_min_age_ms,
                 max_events: cfg.bus.replay_max_events,
+                max_bytes: cfg.bus.replay_max_bytes,
+                total_max_bytes: cfg.bus.replay_total_max_bytes,
             },
         ));
         let bus_dyn: Arc<dyn EventBus> = bus;
@@ -298,6 +304,7 @@ impl Server {
                 bus_dyn.clone(),
                 LegacyWsConfig {
                     client_buffer: cfg.realtime.client_buffer,
+                    client_buffer_bytes: cfg.realtime.client_buffer_bytes,
                     ..LegacyWsConfig::default()
                 },
                 shutdown_rx.clone(),

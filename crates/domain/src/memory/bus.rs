@@ -1,32 +1,45 @@
-//! [`MemoryEventBus`]: an in-process bus over a tokio broadcast channel with a per-project
-//! replay log (spec §4).
+//! [`MemoryEventBus`]: an in-process bus over a bounded [`Ring`] with a per-project replay
+//! log (spec §4).
 //!
-//! The replay log keeps each event as its compact JSON text (about a fifth of the memory of
-//! the parsed payload: a `task:updated` carries a whole task) and parses it back only for a
-//! replay, which happens on reconnects.
+//! Every consumer shares the same `Arc<Event>` (whose payload is shared JSON text): the replay
+//! log, the subscriber ring and what subscribers keep. Both are bounded by count **and** bytes
+//! (issue 12: with `session:updated` events carrying a multi-megabyte session, 1,000 retained
+//! events were gigabytes), and the ring frees an event once every subscriber has read it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use tokio::sync::broadcast;
 
+use crate::broadcast::{Ring, RingLimits};
 use crate::error::DomainResult;
 use crate::events::{BusStats, Event, EventBus, EventId, EventSubscription, NewEvent, Replay};
 use crate::ids::Clock;
 
-/// Retention of the replay log: an event is dropped only when the project's log holds more
-/// than `min_events` **and** the event is older than `min_age_ms`; `max_events` bounds memory
-/// regardless.
+/// Default subscriber bounds: 65,536 events or 64 MiB, whichever is reached first.
+pub const DEFAULT_SUBSCRIBER_LIMITS: RingLimits = RingLimits {
+    max_items: 65_536,
+    max_bytes: 64 << 20,
+};
+
+/// Retention of the replay log: an event is dropped when the project's log holds more than
+/// `min_events` **and** the event is older than `min_age_ms`; `max_events` and the byte bounds
+/// cap memory regardless (a client behind a dropped event resyncs, spec §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayConfig {
-    /// Keep at least this many events per project (default 1,000).
+    /// Keep at least this many events per project (default 1,000), within the byte bounds.
     pub min_events: usize,
-    /// Keep every event younger than this, in ms (default 120,000).
+    /// Keep every event younger than this, in ms (default 120,000), within the byte bounds.
     pub min_age_ms: i64,
     /// Hard cap per project (default 5,000): bounds memory under sustained load, when two
     /// minutes of events would otherwise be kept.
     pub max_events: usize,
+    /// Most bytes of events kept per project (default 16 MiB; [`Event::weight`]). The newest
+    /// event is kept even if it alone is larger.
+    pub max_bytes: usize,
+    /// Most bytes kept over all projects (default 64 MiB): beyond it the largest project log
+    /// loses its oldest events.
+    pub total_max_bytes: usize,
 }
 
 impl Default for ReplayConfig {
@@ -35,6 +48,8 @@ impl Default for ReplayConfig {
             min_events: 1_000,
             min_age_ms: 120_000,
             max_events: 5_000,
+            max_bytes: 16 << 20,
+            total_max_bytes: 64 << 20,
         }
     }
 }
@@ -42,55 +57,41 @@ impl Default for ReplayConfig {
 /// One retained event.
 struct Logged {
     id: EventId,
-    timestamp: i64,
-    body: LoggedBody,
-}
-
-enum LoggedBody {
-    /// The serialized [`Event`].
-    Text(Box<str>),
-    /// Kept as is when it could not be serialized (a payload with non-string map keys
-    /// cannot occur in practice).
-    Event(Arc<Event>),
-}
-
-impl Logged {
-    fn new(event: &Arc<Event>) -> Option<Self> {
-        let id = EventId::parse(&event.event_id)?;
-        let body = match serde_json::to_string(&**event) {
-            Ok(text) => LoggedBody::Text(text.into_boxed_str()),
-            Err(_) => LoggedBody::Event(event.clone()),
-        };
-        Some(Self {
-            id,
-            timestamp: event.timestamp,
-            body,
-        })
-    }
-
-    fn event(&self) -> Option<Arc<Event>> {
-        match &self.body {
-            LoggedBody::Text(text) => serde_json::from_str(text).ok().map(Arc::new),
-            LoggedBody::Event(event) => Some(event.clone()),
-        }
-    }
+    event: Arc<Event>,
+    weight: usize,
 }
 
 #[derive(Default)]
 struct ProjectLog {
     events: VecDeque<Logged>,
+    bytes: usize,
     /// Id of the newest evicted event: a client behind it must resync.
     evicted_up_to: Option<EventId>,
+}
+
+impl ProjectLog {
+    fn evict_front(&mut self) -> usize {
+        match self.events.pop_front() {
+            Some(front) => {
+                self.evicted_up_to = Some(front.id);
+                self.bytes -= front.weight;
+                front.weight
+            }
+            None => 0,
+        }
+    }
 }
 
 struct State {
     last: EventId,
     logs: HashMap<String, ProjectLog>,
+    /// Sum of every log's `bytes`.
+    total_bytes: usize,
 }
 
 /// The in-memory [`EventBus`].
 pub struct MemoryEventBus {
-    tx: broadcast::Sender<Arc<Event>>,
+    ring: Ring<Arc<Event>>,
     state: Mutex<State>,
     clock: Arc<dyn Clock>,
     replay: ReplayConfig,
@@ -98,14 +99,31 @@ pub struct MemoryEventBus {
 }
 
 impl MemoryEventBus {
-    /// A bus whose subscribers each buffer up to `capacity` events.
+    /// A bus whose subscribers each lag at most `capacity` events (and 64 MiB) before losing
+    /// the oldest.
     pub fn new(clock: Arc<dyn Clock>, capacity: usize, replay: ReplayConfig) -> Self {
-        let (tx, _) = broadcast::channel(capacity.max(1));
+        Self::with_limits(
+            clock,
+            RingLimits {
+                max_items: capacity.max(1),
+                ..DEFAULT_SUBSCRIBER_LIMITS
+            },
+            replay,
+        )
+    }
+
+    /// A bus with explicit subscriber bounds (see [`crate::broadcast`]).
+    pub fn with_limits(
+        clock: Arc<dyn Clock>,
+        subscribers: RingLimits,
+        replay: ReplayConfig,
+    ) -> Self {
         Self {
-            tx,
+            ring: Ring::new(subscribers),
             state: Mutex::new(State {
                 last: EventId { ms: 0, seq: 0 },
                 logs: HashMap::new(),
+                total_bytes: 0,
             }),
             clock,
             replay,
@@ -127,25 +145,60 @@ impl MemoryEventBus {
             .emitted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Sent under the lock so subscribers see events in id order.
-        let _ = self.tx.send(event);
+        let weight = event.weight();
+        self.ring.send(event, weight);
+    }
+
+    /// Events and bytes held by the replay logs (for tests and metrics).
+    pub fn replay_held(&self) -> (usize, usize) {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let events = st.logs.values().map(|l| l.events.len()).sum();
+        (events, st.total_bytes)
+    }
+
+    /// Events and bytes held for subscribers that have not read them yet.
+    pub fn subscriber_held(&self) -> (usize, usize) {
+        self.ring.held()
     }
 
     fn record(&self, st: &mut State, event: &Arc<Event>) {
         let now = event.timestamp;
         // Events without a parsable id (never emitted by this bus) cannot be replayed.
-        let Some(logged) = Logged::new(event) else {
+        let Some(id) = EventId::parse(&event.event_id) else {
             return;
         };
+        let cfg = self.replay;
+        let weight = event.weight();
         let log = st.logs.entry(event.project_id.clone()).or_default();
-        log.events.push_back(logged);
+        log.events.push_back(Logged {
+            id,
+            event: event.clone(),
+            weight,
+        });
+        log.bytes += weight;
+        let mut freed = 0;
         while let Some(front) = log.events.front() {
-            let over_min = log.events.len() > self.replay.min_events
-                && now - front.timestamp > self.replay.min_age_ms;
-            if !(over_min || log.events.len() > self.replay.max_events) {
+            let len = log.events.len();
+            let aged_out = len > cfg.min_events && now - front.event.timestamp > cfg.min_age_ms;
+            let over = len > cfg.max_events || (log.bytes > cfg.max_bytes && len > 1);
+            if !(aged_out || over) {
                 break;
             }
-            log.evicted_up_to = Some(front.id);
-            log.events.pop_front();
+            freed += log.evict_front();
+        }
+        st.total_bytes = st.total_bytes + weight - freed;
+        while st.total_bytes > cfg.total_max_bytes {
+            // The largest log pays; its newest event stays.
+            let Some(largest) = st
+                .logs
+                .values_mut()
+                .filter(|l| l.events.len() > 1)
+                .max_by_key(|l| l.bytes)
+            else {
+                break;
+            };
+            let freed = largest.evict_front();
+            st.total_bytes -= freed;
         }
     }
 }
@@ -177,12 +230,13 @@ impl EventBus for MemoryEventBus {
         self.stats
             .emitted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.tx.send(event.clone());
+        // Sent under the lock so subscribers see events in id order.
+        self.ring.send(event.clone(), event.weight());
         Ok(event)
     }
 
     fn subscribe(&self) -> EventSubscription {
-        EventSubscription::new(self.tx.subscribe(), self.stats.clone())
+        EventSubscription::new(self.ring.subscribe(), self.stats.clone())
     }
 
     async fn replay_since(&self, project_id: &str, last_event_id: &str) -> DomainResult<Replay> {
@@ -200,7 +254,7 @@ impl EventBus for MemoryEventBus {
             log.events
                 .iter()
                 .filter(|e| e.id > last)
-                .filter_map(Logged::event)
+                .map(|e| e.event.clone())
                 .collect(),
         ))
     }
@@ -210,6 +264,77 @@ impl EventBus for MemoryEventBus {
     }
 
     fn subscriber_count(&self) -> usize {
-        self.tx.receiver_count()
+        self.ring.receiver_count()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::events::Payload;
+    use crate::ids::ManualClock;
+
+    fn big(n: usize) -> Payload {
+        Payload::of(&"x".repeat(n))
+    }
+
+    #[tokio::test]
+    async fn the_replay_log_is_bounded_by_bytes_per_project_and_overall() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let bus = MemoryEventBus::new(
+            clock,
+            16,
+            ReplayConfig {
+                max_bytes: 1 << 20,
+                total_max_bytes: 3 << 20,
+                ..ReplayConfig::default()
+            },
+        );
+        let mut first = None;
+        for _ in 0..20 {
+            let ev = bus
+                .emit(NewEvent::new("session:updated", "p", big(300 << 10)))
+                .await
+                .unwrap();
+            first.get_or_insert(ev.event_id.clone());
+        }
+        let (events, bytes) = bus.replay_held();
+        assert!(
+            events <= 3 && bytes <= 1 << 20,
+            "{events} events, {bytes} B"
+        );
+        // A client that saw the first event can no longer replay: resync.
+        assert_eq!(
+            bus.replay_since("p", &first.unwrap()).await.unwrap(),
+            Replay::ResyncRequired
+        );
+        for p in ["a", "b", "c", "d", "e"] {
+            for _ in 0..3 {
+                bus.emit(NewEvent::new("x", p, big(300 << 10)))
+                    .await
+                    .unwrap();
+            }
+        }
+        let (_, bytes) = bus.replay_held();
+        assert!(bytes <= 3 << 20, "overall bound: {bytes} B");
+    }
+
+    #[tokio::test]
+    async fn subscribers_hold_nothing_once_they_read_and_a_big_event_is_shared() {
+        let bus = MemoryEventBus::new(Arc::new(ManualClock::new(1)), 1024, ReplayConfig::default());
+        let mut a = bus.subscribe();
+        let mut b = bus.subscribe();
+        let ev = bus
+            .emit(NewEvent::new("x", "p", big(1 << 20)))
+            .await
+            .unwrap();
+        assert_eq!(bus.subscriber_held().0, 1);
+        let got_a = a.recv().await.unwrap();
+        let got_b = b.recv().await.unwrap();
+        assert_eq!(bus.subscriber_held(), (0, 0));
+        // One copy of the payload, however many hold it.
+        assert!(std::ptr::eq(got_a.data.json(), ev.data.json()));
+        assert!(std::ptr::eq(got_b.data.json(), ev.data.json()));
     }
 }

@@ -3,7 +3,7 @@
 mod bus;
 mod repos;
 
-pub use bus::{MemoryEventBus, ReplayConfig};
+pub use bus::{DEFAULT_SUBSCRIBER_LIMITS, MemoryEventBus, ReplayConfig};
 pub use repos::{
     MemoryMailRepository, MemoryModalStore, MemoryOrderingRepository, MemoryProjectRepository,
     MemorySessionRepository, MemoryTaskRepository, MemoryTeamMemberRepository,

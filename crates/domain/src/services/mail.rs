@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Ctx, to_json};
+use super::Ctx;
 use crate::entities::{
     Extra, MailFilter, MailMessage, MailPriority, MailScope, MailType, Session, SessionFilter,
     SessionMail, SessionStatus, sort_inbox,
 };
 use crate::error::{DomainError, DomainResult};
-use crate::events::{NewEvent, names};
+use crate::events::{NewEvent, Payload, names};
 
 /// Default `waitForMail` timeout, ms (spec §3).
 pub const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -73,7 +73,7 @@ fn is_active(s: &Session) -> bool {
 impl MailService {
     async fn store(&self, mail: MailMessage) -> DomainResult<MailMessage> {
         let mail = self.ctx.ports.mail.insert(mail).await?;
-        let mut ev = NewEvent::new(names::MAIL_RECEIVED, &mail.project_id, to_json(&mail));
+        let mut ev = NewEvent::new(names::MAIL_RECEIVED, &mail.project_id, Payload::of(&mail));
         if let Some(to) = &mail.to_session_id {
             ev = ev.for_session(to);
         }
@@ -270,7 +270,7 @@ impl MailService {
             }
             // `since` only selects what the inbox check returns: a mail that arrives now is
             // new whatever its `createdAt` (same millisecond, another instance's clock).
-            if let Ok(mail) = serde_json::from_value::<MailMessage>(ev.data.clone())
+            if let Ok(mail) = ev.data.parse::<MailMessage>()
                 && mail.is_for(session_id, project_id)
             {
                 return Ok(vec![mail]);

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Ctx, non_blank, to_json};
+use super::{Ctx, non_blank};
 use crate::entities::{Extra, Project, ProjectPatch};
 use crate::error::{DomainError, DomainResult};
-use crate::events::{NewEvent, names};
+use crate::events::{NewEvent, Payload, names};
 
 /// Input of `createProject`.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +49,7 @@ impl ProjectService {
             .emit(NewEvent::new(
                 names::PROJECT_CREATED,
                 &project.id,
-                to_json(&project),
+                Payload::of(&project),
             ))
             .await;
         Ok(project)
@@ -88,7 +88,7 @@ impl ProjectService {
             .emit(NewEvent::new(
                 names::PROJECT_UPDATED,
                 &project.id,
-                to_json(&project),
+                Payload::of(&project),
             ))
             .await;
         Ok(project)

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Ctx, TeamMemberService, non_blank, to_json};
+use super::{Ctx, TeamMemberService, non_blank};
 use crate::entities::{
     DocEntry, Extra, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch, SessionStatus,
     TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
 };
 use crate::error::{DomainError, DomainResult};
-use crate::events::{NewEvent, names};
+use crate::events::{NewEvent, Payload, names};
 
 /// Team-member snapshots looked up while enriching one response, by `(projectId, memberId)`;
 /// `None` records a member that does not exist.
@@ -50,7 +50,7 @@ pub struct SessionService {
 }
 
 fn session_event(name: &'static str, s: &Session) -> NewEvent {
-    NewEvent::new(name, &s.project_id, to_json(s)).for_session(&s.id)
+    NewEvent::new(name, &s.project_id, Payload::of(s)).for_session(&s.id)
 }
 
 impl SessionService {
@@ -357,7 +357,7 @@ impl SessionService {
                         .emit(NewEvent::new(
                             names::TASK_UPDATED,
                             &task.project_id,
-                            to_json(&task),
+                            Payload::of(&task),
                         ))
                         .await
                 }
@@ -419,7 +419,7 @@ impl SessionService {
                 .emit(NewEvent::new(
                     names::TASK_UPDATED,
                     &task.project_id,
-                    to_json(&task),
+                    Payload::of(&task),
                 ))
                 .await;
         }

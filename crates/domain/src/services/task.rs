@@ -6,13 +6,13 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Ctx, SessionService, non_blank, to_json};
+use super::{Ctx, SessionService, non_blank};
 use crate::entities::{
     DocEntry, Extra, Session, SessionFilter, Task, TaskFilter, TaskPatch, TaskPriority,
     TaskSessionStatus, TaskStatus, TimelineEventType, UpdateSource,
 };
 use crate::error::{DomainError, DomainResult};
-use crate::events::{NewEvent, names};
+use crate::events::{NewEvent, Payload, names};
 
 /// Input of `createTask` (ref §4.3 POST /api/tasks).
 #[derive(Debug, Clone, Default)]
@@ -127,7 +127,7 @@ impl TaskService {
             .emit(NewEvent::new(
                 names::TASK_CREATED,
                 &task.project_id,
-                to_json(&task),
+                Payload::of(&task),
             ))
             .await;
         Ok(task)
@@ -234,7 +234,7 @@ impl TaskService {
             .emit(NewEvent::new(
                 names::TASK_UPDATED,
                 &task.project_id,
-                to_json(&task),
+                Payload::of(&task),
             ))
             .await;
         if !session_form && old.status != task.status {
@@ -353,7 +353,7 @@ impl TaskService {
                             NewEvent::new(
                                 names::SESSION_UPDATED,
                                 &session.project_id,
-                                to_json(&session),
+                                Payload::of(&session),
                             )
                             .for_session(&session.id),
                         )

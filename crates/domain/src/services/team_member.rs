@@ -12,7 +12,7 @@ use crate::entities::{
     PermissionMode, TeamMember, TeamMemberSnapshot, TeamMemberStatus,
 };
 use crate::error::{DomainError, DomainResult};
-use crate::events::{NewEvent, names};
+use crate::events::{NewEvent, Payload, names};
 use crate::ids::iso_from_ms;
 
 /// Input of `createTeamMember` (ref §4.5 POST).
@@ -261,7 +261,7 @@ impl TeamMemberService {
 
     async fn emit(&self, name: &'static str, member: &TeamMember) {
         self.ctx
-            .emit(NewEvent::new(name, &member.project_id, to_json(member)))
+            .emit(NewEvent::new(name, &member.project_id, Payload::of(member)))
             .await;
     }
 

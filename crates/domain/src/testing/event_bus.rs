@@ -76,7 +76,7 @@ pub async fn replay_per_project(bus: Arc<dyn EventBus>) {
     }
     match bus.replay_since("p1", &ids[4]).await.expect("replay") {
         Replay::Events(evs) => {
-            let ns: Vec<_> = evs.iter().map(|e| e.data["n"].clone()).collect();
+            let ns: Vec<_> = evs.iter().map(|e| e.data.to_value()["n"].clone()).collect();
             assert_eq!(ns, (5..20).map(|n| json!(n)).collect::<Vec<_>>());
             assert!(evs.iter().all(|e| e.project_id == "p1"));
         }
@@ -103,7 +103,7 @@ pub async fn slow_subscriber_is_bounded(bus: Arc<dyn EventBus>, capacity: usize)
     }
     let mut received = Vec::new();
     while let Some(ev) = slow.try_recv() {
-        received.push(ev.data["n"].as_u64().expect("n") as usize);
+        received.push(ev.data.to_value()["n"].as_u64().expect("n") as usize);
     }
     assert!(slow.lagged() > 0, "the slow subscriber was told it lagged");
     assert!(

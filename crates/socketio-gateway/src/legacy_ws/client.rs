@@ -22,7 +22,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc, watch};
+use maestro_domain::broadcast::{Receiver, RecvError, TryRecvError};
+use tokio::sync::{mpsc, watch};
 
 use super::frame::PreparedFrame;
 use super::protocol::{self, ClientRequest};
@@ -66,7 +67,7 @@ enum Write {
 /// the registry) when it returns.
 pub(super) async fn run(
     registration: Registration,
-    mut frames: broadcast::Receiver<Broadcast>,
+    mut frames: Receiver<Broadcast>,
     socket: WebSocket,
 ) {
     let inner = registration.inner.clone();
@@ -107,10 +108,10 @@ pub(super) async fn run(
             received = frames.recv() => {
                 match received {
                     Ok(Broadcast::Frame(frame)) => client.collect(frame, &mut frames),
-                    Ok(Broadcast::Close) | Err(broadcast::error::RecvError::Closed) => {
+                    Ok(Broadcast::Close) | Err(RecvError::Closed) => {
                         break End::Shutdown;
                     }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Err(RecvError::Lagged(n)) => {
                         client.note_lag(n);
                         // The close marker may be among the lost items.
                         if *closing.borrow() {
@@ -244,7 +245,7 @@ impl Client<'_> {
 
     /// Queues `first` and every frame already waiting (up to [`MAX_BATCH`]) that the filter
     /// admits; stops at the hub's close marker.
-    fn collect(&mut self, first: Arc<PreparedFrame>, frames: &mut broadcast::Receiver<Broadcast>) {
+    fn collect(&mut self, first: Arc<PreparedFrame>, frames: &mut Receiver<Broadcast>) {
         self.push(&first);
         let mut taken = 1;
         while taken < MAX_BATCH {
@@ -257,14 +258,15 @@ impl Client<'_> {
                     self.closing_seen = true;
                     break;
                 }
-                Err(broadcast::error::TryRecvError::Lagged(n)) => self.note_lag(n),
+                Err(TryRecvError::Lagged(n)) => self.note_lag(n),
                 Err(_) => break,
             }
         }
     }
 
     fn push(&mut self, frame: &PreparedFrame) {
-        if frame.scope.admits(self.filter.as_ref()) {
+        // Unfiltered clients take everything without computing the scope.
+        if self.filter.is_none() || frame.scope().admits(self.filter.as_ref()) {
             self.batch.push(frame.text.clone());
         }
     }

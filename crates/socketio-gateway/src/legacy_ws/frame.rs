@@ -1,15 +1,19 @@
 //! Server → client broadcast frames, built **once per event** and shared by every client.
 //!
 //! A [`PreparedFrame`] carries the serialized JSON text `{type, event, data, timestamp}`
-//! (ref §5.3) and the event's [`Scope`], computed with the reference's `extractSessionId`
-//! rule so that client tasks only compare strings.
+//! (ref §5.3) — the event's payload text copied in once, never re-serialized — and the event's
+//! [`Scope`], computed with the reference's `extractSessionId` rule the first time a client
+//! with a session filter needs it (only the few top-level fields the rule reads are parsed),
+//! so that client tasks only compare strings.
 
 use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
-use maestro_domain::events::Event;
-use serde::Serialize;
+use maestro_domain::events::{Event, Payload};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Name prefixes of events that are never session-scoped (they reach every client).
 const UNSCOPED_PREFIXES: [&str; 4] = ["task:", "team_member:", "project:", "notify:"];
@@ -27,30 +31,84 @@ pub(crate) enum Scope {
     Unmatchable,
 }
 
+/// The top-level fields `extractSessionId` reads; everything else is skipped unparsed.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "sessionId", borrow, default)]
+    session_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    session: Option<&'a RawValue>,
+}
+
+/// Reads the probed fields of a JSON object; `None` for any other JSON value.
+fn probe_object(json: &str) -> Option<Probe<'_>> {
+    if !json.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(json).ok()
+}
+
 impl Scope {
     /// The reference's `extractSessionId(event, data)` (ref §5.3), with JavaScript
     /// truthiness: `data.sessionId`, else `data.id` when `data.status` is a string, else
     /// `data.session.id`; events named `task:*`, `team_member:*`, `project:*`, `notify:*`
     /// are unscoped.
+    #[cfg(test)]
     pub(crate) fn of(name: &str, data: &Value) -> Self {
-        if UNSCOPED_PREFIXES.iter().any(|p| name.starts_with(p)) || !truthy(data) {
+        Self::of_fields(name, truthy(data), |key| data.get(key).cloned())
+    }
+
+    /// [`Scope::of`] on a payload's JSON text, parsing only the top-level fields the rule
+    /// reads (a `session:updated` payload is a whole session, possibly megabytes).
+    pub(crate) fn of_payload(name: &str, data: &Payload) -> Self {
+        if UNSCOPED_PREFIXES.iter().any(|p| name.starts_with(p)) {
             return Self::Unscoped;
         }
-        let candidate = data
-            .get("sessionId")
-            .filter(|v| truthy(v))
+        // Not an object: none of the fields exist (`data.x` of a string or an array is
+        // undefined). Checked first because serde also reads a struct from an array.
+        let Some(probe) = probe_object(data.json()) else {
+            return Self::Unscoped;
+        };
+        let field = |raw: Option<&RawValue>| -> Option<Value> {
+            raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        };
+        let session_id_of_session = probe.session.map(|r| {
+            let inner = probe_object(r.get());
+            let id = inner.and_then(|p| field(p.id));
+            // A truthy non-object `session` has no `id`.
+            serde_json::json!({ "id": id })
+        });
+        Self::of_fields(name, true, |key| match key {
+            "sessionId" => field(probe.session_id),
+            "id" => field(probe.id),
+            "status" => field(probe.status),
+            "session" => session_id_of_session.clone(),
+            _ => None,
+        })
+    }
+
+    /// The rule over a field lookup (`None`: the field is absent).
+    fn of_fields(name: &str, data_truthy: bool, get: impl Fn(&str) -> Option<Value>) -> Self {
+        if UNSCOPED_PREFIXES.iter().any(|p| name.starts_with(p)) || !data_truthy {
+            return Self::Unscoped;
+        }
+        let candidate = get("sessionId")
+            .filter(truthy)
             .or_else(|| {
-                data.get("id")
-                    .filter(|v| truthy(v) && data.get("status").is_some_and(Value::is_string))
+                get("id").filter(|v| truthy(v) && get("status").is_some_and(|s| s.is_string()))
             })
             .or_else(|| {
-                data.get("session")
-                    .and_then(|s| s.get("id"))
-                    .filter(|v| truthy(v))
+                get("session")
+                    .and_then(|s| s.get("id").cloned())
+                    .filter(truthy)
             });
         match candidate {
             None => Self::Unscoped,
-            Some(Value::String(id)) => Self::Session(id.clone()),
+            Some(Value::String(id)) => Self::Session(id),
             Some(_) => Self::Unmatchable,
         }
     }
@@ -83,26 +141,27 @@ struct WireFrame<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     event: &'a str,
-    data: &'a Value,
+    data: &'a Payload,
     timestamp: i64,
 }
 
 /// One event, serialized once, ready to be written to any number of clients.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PreparedFrame {
-    /// Who may receive it.
-    pub(crate) scope: Scope,
+    /// The event (its payload is read once more, lazily, for [`PreparedFrame::scope`]).
+    event: Arc<Event>,
+    scope: OnceLock<Scope>,
     /// The JSON text of the frame; cloning is a reference-count increment.
     pub(crate) text: Utf8Bytes,
 }
 
 impl PreparedFrame {
     /// Serializes `event` as `{type: name, event: name, data, timestamp}`, `timestamp` being
-    /// the broadcast time in epoch ms.
+    /// the broadcast time in epoch ms (the payload text is copied in as it is).
     ///
     /// # Errors
-    /// Only if `serde_json` cannot serialize the payload (not expected for a `Value`).
-    pub(crate) fn build(event: &Event, timestamp: i64) -> Result<Self, serde_json::Error> {
+    /// Only if `serde_json` cannot write the frame (not expected: the payload is JSON text).
+    pub(crate) fn build(event: Arc<Event>, timestamp: i64) -> Result<Self, serde_json::Error> {
         let text = serde_json::to_string(&WireFrame {
             kind: &event.name,
             event: &event.name,
@@ -110,9 +169,21 @@ impl PreparedFrame {
             timestamp,
         })?;
         Ok(Self {
-            scope: Scope::of(&event.name, &event.data),
+            event,
+            scope: OnceLock::new(),
             text: Utf8Bytes::from(text),
         })
+    }
+
+    /// Who may receive it; computed by the first client with a session filter that asks.
+    pub(crate) fn scope(&self) -> &Scope {
+        self.scope
+            .get_or_init(|| Scope::of_payload(&self.event.name, &self.event.data))
+    }
+
+    /// Bytes the frame holds (its text), for the ring's byte bound.
+    pub(crate) fn weight(&self) -> usize {
+        self.text.len()
     }
 }
 
@@ -121,6 +192,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The rule on a `Value` and on the same payload's text must agree.
+    fn scope(name: &str, data: &Value) -> Scope {
+        let from_value = Scope::of(name, data);
+        let from_text = Scope::of_payload(name, &Payload::of(data));
+        assert_eq!(from_value, from_text, "{name} {data}");
+        from_value
+    }
 
     fn set(ids: &[&str]) -> HashSet<String> {
         ids.iter().map(|s| (*s).to_owned()).collect()
@@ -136,7 +215,7 @@ mod tests {
             "notify:task_in_review",
         ] {
             assert_eq!(
-                Scope::of(name, &json!({"sessionId": "s1", "taskId": "t1"})),
+                scope(name, &json!({"sessionId": "s1", "taskId": "t1"})),
                 Scope::Unscoped,
                 "{name}"
             );
@@ -146,32 +225,32 @@ mod tests {
     #[test]
     fn session_id_priority() {
         assert_eq!(
-            Scope::of(
+            scope(
                 "session:prompt_send",
                 &json!({"sessionId": "a", "id": "b", "status": "x"})
             ),
             Scope::Session("a".into())
         );
         assert_eq!(
-            Scope::of("session:updated", &json!({"id": "b", "status": "working"})),
+            scope("session:updated", &json!({"id": "b", "status": "working"})),
             Scope::Session("b".into())
         );
         assert_eq!(
-            Scope::of("session:spawn", &json!({"session": {"id": "c"}})),
+            scope("session:spawn", &json!({"session": {"id": "c"}})),
             Scope::Session("c".into())
         );
         // `{id}` without a string status is not a session object.
         assert_eq!(
-            Scope::of("session:deleted", &json!({"id": "d"})),
+            scope("session:deleted", &json!({"id": "d"})),
             Scope::Unscoped
         );
         assert_eq!(
-            Scope::of("session:deleted", &json!({"id": "d", "status": 3})),
+            scope("session:deleted", &json!({"id": "d", "status": 3})),
             Scope::Unscoped
         );
         // Falsy sessionId falls through to the next rule.
         assert_eq!(
-            Scope::of(
+            scope(
                 "session:x",
                 &json!({"sessionId": "", "id": "e", "status": "idle"})
             ),
@@ -179,14 +258,47 @@ mod tests {
         );
         // Mail payloads carry toSessionId, which the rule does not look at.
         assert_eq!(
-            Scope::of("mail:received", &json!({"toSessionId": "f", "id": "m1"})),
+            scope("mail:received", &json!({"toSessionId": "f", "id": "m1"})),
             Scope::Unscoped
         );
-        assert_eq!(Scope::of("session:x", &json!(null)), Scope::Unscoped);
-        assert_eq!(Scope::of("session:x", &json!("text")), Scope::Unscoped);
+        assert_eq!(scope("session:x", &json!(null)), Scope::Unscoped);
+        assert_eq!(scope("session:x", &json!("text")), Scope::Unscoped);
         assert_eq!(
-            Scope::of("session:x", &json!({"sessionId": 7})),
+            scope("session:x", &json!({"sessionId": 7})),
             Scope::Unmatchable
+        );
+    }
+
+    #[test]
+    fn text_rule_covers_nested_and_odd_shapes() {
+        assert_eq!(
+            scope("session:x", &json!({"session": {"id": 5}})),
+            Scope::Unmatchable
+        );
+        assert_eq!(
+            scope("session:x", &json!({"session": "s"})),
+            Scope::Unscoped
+        );
+        assert_eq!(scope("session:x", &json!({"session": {}})), Scope::Unscoped);
+        assert_eq!(
+            scope(
+                "session:x",
+                &json!({"sessionId": null, "id": "a", "status": "x"})
+            ),
+            Scope::Session("a".into())
+        );
+        assert_eq!(scope("session:x", &json!([1, 2])), Scope::Unscoped);
+        assert_eq!(scope("session:x", &json!(0)), Scope::Unscoped);
+        // A whole session: the big arrays are skipped, not parsed into values.
+        let timeline: Vec<Value> = (0..1_000)
+            .map(|i| json!({"id": format!("evt_{i}"), "type": "progress", "message": "x".repeat(100)}))
+            .collect();
+        assert_eq!(
+            scope(
+                "session:updated",
+                &json!({"id": "sess_1", "timeline": timeline, "status": "working", "x": {"sessionId": "no"}})
+            ),
+            Scope::Session("sess_1".into())
         );
     }
 
@@ -204,20 +316,20 @@ mod tests {
 
     #[test]
     fn frame_shape() -> Result<(), serde_json::Error> {
-        let event = Event {
+        let event = Arc::new(Event {
             event_id: "1-0".into(),
             name: "session:updated".into(),
             project_id: "p".into(),
             session_id: Some("s".into()),
-            data: json!({"id": "s", "status": "idle"}),
+            data: json!({"id": "s", "status": "idle"}).into(),
             timestamp: 5,
-        };
-        let frame = PreparedFrame::build(&event, 42)?;
+        });
+        let frame = PreparedFrame::build(event, 42)?;
         assert_eq!(
             frame.text.as_str(),
             r#"{"type":"session:updated","event":"session:updated","data":{"id":"s","status":"idle"},"timestamp":42}"#
         );
-        assert_eq!(frame.scope, Scope::Session("s".into()));
+        assert_eq!(frame.scope(), &Scope::Session("s".into()));
         Ok(())
     }
 }

@@ -43,14 +43,15 @@ use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::response::Response;
+use maestro_domain::broadcast::{Ring, RingLimits};
 use maestro_domain::events::{EventBus, EventSubscription};
 use maestro_domain::ids::{Clock, SystemClock};
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use self::frame::PreparedFrame;
 
-/// Largest accepted `client_buffer` (the ring is allocated up front).
+/// Largest accepted `client_buffer`.
 const MAX_CLIENT_BUFFER: usize = 1 << 20;
 
 /// Read buffer per connection. tungstenite zero-fills up to this many bytes before **every**
@@ -65,9 +66,14 @@ const CLOSE_ALL_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyWsConfig {
     /// Frames a client may lag behind before it loses the oldest ones (drop-oldest). This is
-    /// the capacity of the ring shared by all clients, so it bounds memory independently of
-    /// the number of clients. Clamped to `1..=1_048_576`. Default 1,024.
+    /// a bound of the ring shared by all clients, so it bounds memory independently of the
+    /// number of clients. Clamped to `1..=1_048_576`. Default 65,536: a client that keeps
+    /// reading never loses frames in a burst (issue 12 item 4: 1,024 lost half of a burst of
+    /// 7,519 events).
     pub client_buffer: usize,
+    /// Bytes of frames a client may lag behind before it loses the oldest ones (the ring's
+    /// other bound; a frame read by every client is freed at once). Default 64 MiB.
+    pub client_buffer_bytes: usize,
     /// A client whose socket accepts no data for this long is disconnected. Default 10 s.
     pub send_timeout: Duration,
     /// Largest client → server message (and frame) accepted, in bytes; a bigger one closes the
@@ -79,7 +85,8 @@ pub struct LegacyWsConfig {
 impl Default for LegacyWsConfig {
     fn default() -> Self {
         Self {
-            client_buffer: 1_024,
+            client_buffer: 65_536,
+            client_buffer_bytes: 64 << 20,
             send_timeout: Duration::from_secs(10),
             max_message_size: 1024 * 1024,
         }
@@ -130,7 +137,7 @@ enum Broadcast {
 struct Inner {
     config: LegacyWsConfig,
     /// The internal ring every client task reads.
-    frames: broadcast::Sender<Broadcast>,
+    frames: Ring<Broadcast>,
     /// Connected clients by connection number (so `/ws-status` lists them in connection
     /// order), with their ready state.
     clients: Mutex<BTreeMap<u64, Arc<AtomicU8>>>,
@@ -155,8 +162,8 @@ impl Inner {
     /// Starts shutdown: new connections are closed at once, connected clients close.
     fn close(&self) {
         self.closing.send_replace(true);
-        // An error only means that no client is connected.
-        let _ = self.frames.send(Broadcast::Close);
+        // Dropped at once when no client is connected.
+        self.frames.send(Broadcast::Close, 0);
     }
 }
 
@@ -225,8 +232,10 @@ impl LegacyWsHub {
         config: LegacyWsConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let capacity = config.client_buffer.clamp(1, MAX_CLIENT_BUFFER);
-        let (frames, _) = broadcast::channel(capacity);
+        let frames = Ring::new(RingLimits {
+            max_items: config.client_buffer.clamp(1, MAX_CLIENT_BUFFER),
+            max_bytes: config.client_buffer_bytes.max(1),
+        });
         let inner = Arc::new(Inner {
             config,
             frames,
@@ -325,11 +334,15 @@ async fn fan_out(
             tracing::debug!("legacy ws: event bus closed; fan-out stops");
             return;
         };
-        match PreparedFrame::build(&event, Inner::now_ms()) {
-            // An error only means that no client is connected.
-            Ok(frame) => drop(inner.frames.send(Broadcast::Frame(Arc::new(frame)))),
+        let name = event.name.clone();
+        match PreparedFrame::build(event, Inner::now_ms()) {
+            Ok(frame) => {
+                let weight = frame.weight();
+                // Dropped at once when no client is connected.
+                inner.frames.send(Broadcast::Frame(Arc::new(frame)), weight);
+            }
             Err(err) => {
-                tracing::error!(event = %event.name, error = %err, "legacy ws: cannot serialize event");
+                tracing::error!(event = %name, error = %err, "legacy ws: cannot serialize event");
             }
         }
     }
