@@ -250,6 +250,23 @@ impl axum::response::IntoResponse for RawJson {
     }
 }
 
+/// A response body that is an event payload's JSON text (an entity serialized once by the
+/// service that changed it, see `maestro_domain::services::Saved`): written without a copy.
+pub struct PayloadJson(pub maestro_domain::events::Payload);
+
+impl axum::response::IntoResponse for PayloadJson {
+    fn into_response(self) -> axum::response::Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            Bytes::from_owner(self.0),
+        )
+            .into_response()
+    }
+}
+
 /// A JSON array response assembled from elements that are already JSON text: the list is
 /// joined with commas, no element is parsed or re-serialized.
 pub struct RawJsonList(pub Vec<std::sync::Arc<str>>);

@@ -3,9 +3,12 @@
 
 mod support;
 
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
 use serde_json::json;
 use support::{Harness, assert_error};
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn create_links_tasks_and_emits_in_order() {
@@ -669,4 +672,60 @@ async fn log_digests_and_status() {
     let r = h.get(&format!("/api/sessions/{s}/status")).await;
     assert_eq!(r.body["status"], "idle");
     assert_eq!(r.body["needsInput"], false);
+}
+
+/// Issue 12 item 1: an append is answered with the very text announced in its
+/// `session:updated` event (the session is serialized once per change, not per consumer).
+#[tokio::test]
+async fn appends_answer_with_the_text_of_their_session_updated_event() {
+    let mut h = Harness::new();
+    let p = h.project("P").await;
+    let s = h.session(&p, &[]).await;
+    let requests = [
+        (
+            format!("/api/sessions/{s}/timeline"),
+            json!({ "message": "going" }),
+        ),
+        (
+            format!("/api/sessions/{s}/events"),
+            json!({ "type": "tool", "data": { "x": 1 } }),
+        ),
+        (
+            format!("/api/sessions/{s}/docs"),
+            json!({ "title": "D", "filePath": "/d.md" }),
+        ),
+    ];
+    for (path, body) in requests {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(&path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = h.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let updated: Vec<_> = h
+            .drain()
+            .into_iter()
+            .filter(|e| e.name == "session:updated")
+            .collect();
+        assert_eq!(updated.len(), 1, "{path}");
+        assert_eq!(&bytes[..], updated[0].data.json().as_bytes(), "{path}");
+    }
+    let req = Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("/api/sessions/{s}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "status": "working" }).to_string()))
+        .unwrap();
+    let res = h.router.clone().oneshot(req).await.unwrap();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let updated = h
+        .drain()
+        .into_iter()
+        .find(|e| e.name == "session:updated")
+        .unwrap();
+    assert_eq!(&bytes[..], updated.data.json().as_bytes());
 }

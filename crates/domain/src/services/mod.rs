@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::events::{EventBus, NewEvent};
+use crate::events::{EventBus, NewEvent, Payload};
 use crate::ids::{Clock, IdGenerator};
 use crate::ports::{
     MailRepository, ManifestGenerator, ModalStore, OrderingRepository, ProjectRepository,
@@ -95,6 +95,25 @@ impl Ctx {
         if let Err(err) = self.ports.bus.emit(event).await {
             tracing::warn!(event = name, error = %err, "event not published beyond this process");
         }
+    }
+}
+
+/// An entity as stored by a change, with its compact JSON serialized **once**: the same text is
+/// the payload of the event that announced the change and can be the HTTP response body
+/// (issue 12: a session's JSON is megabytes for a long-running agent).
+#[derive(Debug, Clone)]
+pub struct Saved<T> {
+    /// The entity.
+    pub value: T,
+    /// Its compact JSON (`serde_json::to_string(&value)`).
+    pub json: Payload,
+}
+
+impl<T: serde::Serialize> Saved<T> {
+    /// Serializes `value` once.
+    pub fn new(value: T) -> Self {
+        let json = Payload::of(&value);
+        Self { value, json }
     }
 }
 

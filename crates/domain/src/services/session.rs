@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{Ctx, TeamMemberService, non_blank};
+use super::{Ctx, Saved, TeamMemberService, non_blank};
 use crate::entities::{
     DocEntry, Extra, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch, SessionStatus,
     TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
@@ -51,6 +51,12 @@ pub struct SessionService {
 
 fn session_event(name: &'static str, s: &Session) -> NewEvent {
     NewEvent::new(name, &s.project_id, Payload::of(s)).for_session(&s.id)
+}
+
+/// `session:updated` with the already serialized session.
+fn updated_event(s: &Saved<Session>) -> NewEvent {
+    NewEvent::new(names::SESSION_UPDATED, &s.value.project_id, s.json.clone())
+        .for_session(&s.value.id)
 }
 
 impl SessionService {
@@ -259,7 +265,19 @@ impl SessionService {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn update(&self, id: &str, mut patch: SessionPatch) -> DomainResult<Session> {
+    pub async fn update(&self, id: &str, patch: SessionPatch) -> DomainResult<Session> {
+        self.update_saved(id, patch).await.map(|s| s.value)
+    }
+
+    /// [`update`](Self::update), with the session's JSON as announced in `session:updated`.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn update_saved(
+        &self,
+        id: &str,
+        mut patch: SessionPatch,
+    ) -> DomainResult<Saved<Session>> {
         let old = self.get_raw(id).await?;
         // Appended items come as the client sent them; give those without an id or a
         // timestamp (empty / 0) an `evt_…` id and the current time.
@@ -273,7 +291,7 @@ impl SessionService {
         if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed {
             patch.status = None;
             if patch.is_empty() {
-                return Ok(old);
+                return Ok(Saved::new(old));
             }
         }
         let session = self
@@ -285,9 +303,9 @@ impl SessionService {
         if let Some(status) = patch.status.filter(|s| s.is_terminal()) {
             self.propagate_terminal(&session, status).await;
         }
-        self.ctx
-            .emit(session_event(names::SESSION_UPDATED, &session))
-            .await;
+        let saved = Saved::new(session);
+        self.ctx.emit(updated_event(&saved)).await;
+        let session = &saved.value;
         if old.status != session.status {
             let name = match session.status.known() {
                 Some(SessionStatus::Completed) => Some(names::NOTIFY_SESSION_COMPLETED),
@@ -309,9 +327,9 @@ impl SessionService {
         }
         if patch.needs_input.as_ref().is_some_and(|n| n.active) && !old.needs_input_active() {
             let message = patch.needs_input.as_ref().and_then(|n| n.message.clone());
-            self.emit_needs_input(&session, message).await;
+            self.emit_needs_input(session, message).await;
         }
-        Ok(session)
+        Ok(saved)
     }
 
     fn fill(&self, id: &mut String, timestamp: &mut i64, now: i64) {
@@ -514,6 +532,19 @@ impl SessionService {
         kind: String,
         data: Option<Value>,
     ) -> DomainResult<Session> {
+        self.add_event_saved(id, kind, data).await.map(|s| s.value)
+    }
+
+    /// [`add_event`](Self::add_event), with the session's JSON as announced.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_event_saved(
+        &self,
+        id: &str,
+        kind: String,
+        data: Option<Value>,
+    ) -> DomainResult<Saved<Session>> {
         let now = self.ctx.now();
         let event = SessionEvent {
             id: self.ctx.id("evt"),
@@ -522,10 +553,9 @@ impl SessionService {
             data,
         };
         let session = self.ctx.ports.sessions.add_event(id, event, now).await?;
-        self.ctx
-            .emit(session_event(names::SESSION_UPDATED, &session))
-            .await;
-        Ok(session)
+        let saved = Saved::new(session);
+        self.ctx.emit(updated_event(&saved)).await;
+        Ok(saved)
     }
 
     /// Appends a timeline entry (ref §3.3.5). `needs_input` also sets the flag. Emits
@@ -542,6 +572,23 @@ impl SessionService {
         task_id: Option<String>,
         metadata: Option<Value>,
     ) -> DomainResult<Session> {
+        self.add_timeline_event_saved(id, kind, message, task_id, metadata)
+            .await
+            .map(|s| s.value)
+    }
+
+    /// [`add_timeline_event`](Self::add_timeline_event), with the session's JSON as announced.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_timeline_event_saved(
+        &self,
+        id: &str,
+        kind: TimelineEventType,
+        message: Option<String>,
+        task_id: Option<String>,
+        metadata: Option<Value>,
+    ) -> DomainResult<Saved<Session>> {
         let entry = self.timeline(kind, message.clone(), task_id.clone(), metadata);
         let now = entry.timestamp;
         let session = if kind == TimelineEventType::NeedsInput {
@@ -562,9 +609,9 @@ impl SessionService {
                 .add_timeline_event(id, entry, now)
                 .await?
         };
-        self.ctx
-            .emit(session_event(names::SESSION_UPDATED, &session))
-            .await;
+        let saved = Saved::new(session);
+        self.ctx.emit(updated_event(&saved)).await;
+        let session = &saved.value;
         match kind {
             TimelineEventType::Progress => {
                 let mut data = json!({ "sessionId": session.id });
@@ -581,10 +628,10 @@ impl SessionService {
                     )
                     .await;
             }
-            TimelineEventType::NeedsInput => self.emit_needs_input(&session, message).await,
+            TimelineEventType::NeedsInput => self.emit_needs_input(session, message).await,
             _ => {}
         }
-        Ok(session)
+        Ok(saved)
     }
 
     /// Adds a doc (ref §3.3.5) with a `doc_added` timeline entry; emits `session:updated`.
@@ -599,6 +646,23 @@ impl SessionService {
         content: Option<String>,
         task_id: Option<String>,
     ) -> DomainResult<Session> {
+        self.add_doc_saved(id, title, file_path, content, task_id)
+            .await
+            .map(|s| s.value)
+    }
+
+    /// [`add_doc`](Self::add_doc), with the session's JSON as announced.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn add_doc_saved(
+        &self,
+        id: &str,
+        title: &str,
+        file_path: &str,
+        content: Option<String>,
+        task_id: Option<String>,
+    ) -> DomainResult<Saved<Session>> {
         let now = self.ctx.now();
         let doc = DocEntry {
             id: self.ctx.id("doc"),
@@ -622,10 +686,9 @@ impl SessionService {
             .sessions
             .add_timeline_event(&session.id, entry, now)
             .await?;
-        self.ctx
-            .emit(session_event(names::SESSION_UPDATED, &session))
-            .await;
-        Ok(session)
+        let saved = Saved::new(session);
+        self.ctx.emit(updated_event(&saved)).await;
+        Ok(saved)
     }
 
     /// The session's docs. `NotFound`.

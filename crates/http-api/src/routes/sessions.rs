@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Id, JsonBody, JsonList, PathParams, QueryMap, required};
+use crate::extract::{Id, JsonBody, JsonList, PathParams, PayloadJson, QueryMap, required};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -179,7 +179,7 @@ async fn update(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<UpdateBody>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<PayloadJson> {
     // Missing ids and timestamps stay empty / 0: the service fills them in.
     let patch = SessionPatch {
         task_ids: b.task_ids,
@@ -213,7 +213,9 @@ async fn update(
         needs_input: b.needs_input,
         team_members: None,
     };
-    Ok(Json(s.app.sessions.update(&id, patch).await?))
+    Ok(PayloadJson(
+        s.app.sessions.update_saved(&id, patch).await?.json,
+    ))
 }
 
 async fn delete(
@@ -235,9 +237,15 @@ async fn add_event(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<EventBody>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<PayloadJson> {
     let kind = required(b.kind, "type is required")?;
-    Ok(Json(s.app.sessions.add_event(&id, kind, b.data).await?))
+    Ok(PayloadJson(
+        s.app
+            .sessions
+            .add_event_saved(&id, kind, b.data)
+            .await?
+            .json,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -254,14 +262,15 @@ async fn add_timeline(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<TimelineBody>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<PayloadJson> {
     let message = required(b.message, "message is required")?;
     let kind = b.kind.unwrap_or(TimelineEventType::Progress);
-    Ok(Json(
+    Ok(PayloadJson(
         s.app
             .sessions
-            .add_timeline_event(&id, kind, Some(message), b.task_id, b.metadata)
-            .await?,
+            .add_timeline_event_saved(&id, kind, Some(message), b.task_id, b.metadata)
+            .await?
+            .json,
     ))
 }
 
@@ -285,14 +294,15 @@ async fn add_doc(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     JsonBody(b): JsonBody<DocBody>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<PayloadJson> {
     let title = required(b.title, "title is required")?;
     let file_path = required(b.file_path, "filePath is required")?;
-    Ok(Json(
+    Ok(PayloadJson(
         s.app
             .sessions
-            .add_doc(&id, &title, &file_path, b.content, b.task_id)
-            .await?,
+            .add_doc_saved(&id, &title, &file_path, b.content, b.task_id)
+            .await?
+            .json,
     ))
 }
 
