@@ -68,6 +68,31 @@ pub(crate) enum Action {
     Remove,
 }
 
+impl Action {
+    /// Bytes of memory the change holds until it is written.
+    fn weight(&self) -> usize {
+        match self {
+            Self::Write(bytes) => bytes.len(),
+            Self::Remove => 0,
+        }
+    }
+}
+
+/// First wait before writing a file again after its write failed; it doubles per failure.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts at a file whose writes keep failing.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// An acknowledged change whose file write failed: it stays in the journal (checkpoints
+/// refuse to drop the journal while any exists) and is written again after a back-off.
+struct Lost {
+    error: Arc<FsStoreError>,
+    /// The change to write again; `None` once a newer change of the file took over.
+    retry: Option<Pending>,
+    attempts: u32,
+    next: Instant,
+}
+
 /// One durable change handed over by the committer.
 pub(crate) struct Item {
     pub(crate) gsn: u64,
@@ -133,7 +158,12 @@ struct State {
     unsynced_files: HashSet<PathBuf>,
     unsynced_dirs: HashSet<PathBuf>,
     /// Acknowledged changes whose file write failed, by file.
-    lost: HashMap<PathBuf, Arc<FsStoreError>>,
+    lost: HashMap<PathBuf, Lost>,
+    /// A retry timer is armed for this instant.
+    retry_timer: Option<Instant>,
+    /// Bytes held by changes not yet written (pending and in flight; failed ones waiting for
+    /// their retry are not counted).
+    pending_bytes: usize,
 }
 
 /// See the module docs.
@@ -146,6 +176,8 @@ pub(crate) struct Applier {
     floor: watch::Sender<u64>,
     /// Files written or removed so far.
     pub(crate) writes: AtomicU64,
+    /// Notified whenever a write completes (for [`Applier::throttle`]).
+    drained: Condvar,
 }
 
 impl Applier {
@@ -156,6 +188,7 @@ impl Applier {
             wake: Condvar::new(),
             floor: watch::Sender::new(u64::MAX),
             writes: AtomicU64::new(0),
+            drained: Condvar::new(),
         })
     }
 
@@ -183,8 +216,10 @@ impl Applier {
             let Some(slot) = st.files.get_mut(&it.path) else {
                 continue;
             };
+            st.pending_bytes += it.action.weight();
             let pending = match slot.pending.take() {
                 Some(mut p) => {
+                    st.pending_bytes -= p.action.weight();
                     p.action = it.action;
                     p.stray = it.stray.or(p.stray);
                     p.dones.extend(it.dones);
@@ -266,7 +301,63 @@ impl Applier {
 
     /// The error of an acknowledged change that is in no file, if any.
     pub(crate) fn lost(&self) -> Option<Arc<FsStoreError>> {
-        lock(&self.state).lost.values().next().cloned()
+        lock(&self.state)
+            .lost
+            .values()
+            .next()
+            .map(|l| l.error.clone())
+    }
+
+    /// Every file holding an older state than its acknowledged change (its write failed and
+    /// is retried), with the last error; sorted by path.
+    pub(crate) fn lost_files(&self) -> Vec<(PathBuf, Arc<FsStoreError>)> {
+        let st = lock(&self.state);
+        let mut v: Vec<_> = st
+            .lost
+            .iter()
+            .map(|(p, l)| (p.clone(), l.error.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// How many acknowledged changes wait for room on the device to reach their files.
+    pub(crate) fn out_of_space(&self) -> usize {
+        lock(&self.state)
+            .lost
+            .values()
+            .filter(|l| l.error.is_out_of_space())
+            .count()
+    }
+
+    /// Bytes held by changes not written to their files yet.
+    pub(crate) fn pending_bytes(&self) -> usize {
+        lock(&self.state).pending_bytes
+    }
+
+    /// Blocks (the calling thread: the journal committer) while more than `limit` bytes of
+    /// changes wait for their files, writing deferred ones at once meanwhile: the file backlog
+    /// cannot grow without bound under sustained load. Bounded by `max_wait`.
+    pub(crate) fn throttle(self: &Arc<Self>, limit: usize, max_wait: Duration) {
+        let deadline = Instant::now() + max_wait;
+        let mut guard = lock(&self.state);
+        while guard.pending_bytes > limit {
+            let now = Instant::now();
+            if now >= deadline {
+                tracing::warn!(
+                    pending_bytes = guard.pending_bytes,
+                    "file writes are behind; the journal goes on"
+                );
+                return;
+            }
+            promote(&mut guard, Instant::now() + Duration::from_secs(3600 * 24));
+            self.start_worker(&mut guard);
+            guard = self
+                .drained
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Wakes (or starts) the worker if there is ready work and it is not at work.
@@ -359,7 +450,7 @@ impl Applier {
     }
 
     fn complete(
-        &self,
+        self: &Arc<Self>,
         path: PathBuf,
         p: Pending,
         touched: Vec<(PathBuf, bool)>,
@@ -376,14 +467,51 @@ impl Applier {
                     st.unsynced_dirs.insert(t);
                 }
             }
+            st.pending_bytes -= p.action.weight();
             match &outcome {
                 Ok(()) => {
-                    st.lost.remove(&path);
+                    if let Some(lost) = st.lost.remove(&path) {
+                        tracing::info!(path = %path.display(), attempts = lost.attempts,
+                            "file written after earlier failures");
+                    }
                 }
                 Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "file write failed");
-                    if p.acked {
-                        st.lost.insert(path.clone(), e.clone());
+                    let newer = st.files.get(&path).is_some_and(|s| s.pending.is_some());
+                    let attempts = st.lost.get(&path).map_or(0, |l| l.attempts) + 1;
+                    if attempts == 1 {
+                        tracing::error!(path = %path.display(), error = %e,
+                            "file write failed; the change is safe in the journal and the \
+                             write is retried");
+                    } else {
+                        tracing::debug!(path = %path.display(), error = %e, attempts,
+                            "file write failed again");
+                    }
+                    if p.acked || st.lost.contains_key(&path) {
+                        let backoff = RETRY_FIRST
+                            .saturating_mul(1 << (attempts - 1).min(5))
+                            .min(RETRY_MAX);
+                        // A newer change of the file carries the newest state: it is the
+                        // retry. Otherwise this change is written again later.
+                        let retry = (!newer).then(|| Pending {
+                            first_gsn: p.first_gsn,
+                            action: match &p.action {
+                                Action::Write(b) => Action::Write(b.clone()),
+                                Action::Remove => Action::Remove,
+                            },
+                            stray: p.stray.clone(),
+                            dones: Vec::new(),
+                            acked: true,
+                            due: Instant::now(),
+                        });
+                        st.lost.insert(
+                            path.clone(),
+                            Lost {
+                                error: e.clone(),
+                                retry,
+                                attempts,
+                                next: Instant::now() + backoff,
+                            },
+                        );
                     }
                 }
             }
@@ -404,9 +532,89 @@ impl Applier {
             let floor = st.unapplied.keys().next().copied().unwrap_or(u64::MAX);
             self.floor
                 .send_if_modified(|f| std::mem::replace(f, floor) != floor);
+            if outcome.is_err() {
+                self.arm_retry(st);
+            }
         }
+        self.drained.notify_all();
         for d in p.dones {
             d.resolve(outcome.clone());
+        }
+    }
+
+    /// Wakes up when the first failed file is due for another attempt, and queues every
+    /// failed file that is due then (unless a newer change of it is already queued).
+    fn arm_retry(self: &Arc<Self>, st: &mut State) {
+        let Some(next) = st
+            .lost
+            .values()
+            .filter(|l| l.retry.is_some())
+            .map(|l| l.next)
+            .min()
+        else {
+            return;
+        };
+        if st.retry_timer.is_some_and(|t| t <= next) {
+            return;
+        }
+        st.retry_timer = Some(next);
+        let me = Arc::clone(self);
+        self.handle.spawn(async move {
+            tokio::time::sleep_until(next.into()).await;
+            let mut guard = lock(&me.state);
+            let st = &mut *guard;
+            if st.retry_timer == Some(next) {
+                st.retry_timer = None;
+            }
+            me.requeue_lost(st, Instant::now());
+            me.start_worker(st);
+            me.arm_retry(st);
+        });
+    }
+
+    /// Queues every failed file at once, whatever its back-off (a checkpoint gives each one
+    /// more chance before it refuses to drop the journal).
+    pub(crate) fn retry_lost_now(self: &Arc<Self>) {
+        let mut guard = lock(&self.state);
+        let st = &mut *guard;
+        self.requeue_lost(st, Instant::now() + RETRY_MAX);
+        self.start_worker(st);
+    }
+
+    /// Queues the failed files due by `by` (unless a newer change of a file is queued).
+    fn requeue_lost(&self, st: &mut State, by: Instant) {
+        let now = Instant::now();
+        let due: Vec<PathBuf> = st
+            .lost
+            .iter()
+            .filter(|(_, l)| l.retry.is_some() && l.next <= by)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in due {
+            if st.files.contains_key(&path) {
+                continue;
+            }
+            let Some(p) = st.lost.get_mut(&path).and_then(|l| l.retry.take()) else {
+                continue;
+            };
+            st.unapplied.insert(p.first_gsn, path.clone());
+            st.pending_bytes += p.action.weight();
+            let floor = p.first_gsn;
+            st.files.insert(
+                path.clone(),
+                Slot {
+                    oldest: p.first_gsn,
+                    pending: Some(p),
+                    in_flight: false,
+                    queued: Queued::No,
+                },
+            );
+            self.floor.send_if_modified(|f| {
+                let lower = floor < *f;
+                *f = (*f).min(floor);
+                lower
+            });
+            schedule(st, &path, now);
         }
     }
 }

@@ -8,8 +8,8 @@ use maestro_domain::DomainError;
 
 /// A failure of the filesystem store.
 ///
-/// Port methods never return this type: they map it to `DomainError::Internal` (keeping it as
-/// the source) via [`FsStoreError::into_domain`]. [`crate::FsStore::open`] and
+/// Port methods never return this type: they map it to a `DomainError` via
+/// [`FsStoreError::into_domain`]. [`crate::FsStore::open`] and
 /// [`crate::FsStore::flush`] return it directly.
 #[derive(Debug, thiserror::Error)]
 pub enum FsStoreError {
@@ -50,9 +50,36 @@ impl FsStoreError {
         }
     }
 
-    /// Maps to `DomainError::Internal`, keeping `self` as the source.
+    /// Maps to a `DomainError`: an I/O failure (disk full, permissions, a failing device) is
+    /// `StoreUnavailable` (503: the change was not made, try again later); anything else is
+    /// `Internal`, keeping `self` as the source.
     pub fn into_domain(self) -> DomainError {
-        DomainError::internal("filesystem store failure", self)
+        if self.is_io() {
+            DomainError::StoreUnavailable(self.to_string())
+        } else {
+            DomainError::internal("filesystem store failure", self)
+        }
+    }
+
+    /// True when the device is out of space (or quota) for this operation.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ),
+            Self::Shared(inner) => inner.is_out_of_space(),
+            Self::Serialize { .. } | Self::Task(_) => false,
+        }
+    }
+
+    /// True for a filesystem operation's failure (also when shared).
+    pub fn is_io(&self) -> bool {
+        match self {
+            Self::Io { .. } => true,
+            Self::Shared(inner) => inner.is_io(),
+            Self::Serialize { .. } | Self::Task(_) => false,
+        }
     }
 }
 

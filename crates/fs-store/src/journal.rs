@@ -212,13 +212,26 @@ struct Segment {
 }
 
 impl Segment {
-    /// Zero-fills the file up to at least `needed` bytes.
+    /// Zero-fills the file up to at least `needed` bytes: a growing chunk ahead, or, when
+    /// the device has no room for that (disk nearly full), just what `needed` takes.
     fn reserve(&mut self, needed: u64) -> io::Result<()> {
         if needed <= self.allocated {
             return Ok(());
         }
         let step = self.allocated.clamp(MIN_CHUNK, MAX_CHUNK);
-        let target = (self.allocated + step).max(needed.next_multiple_of(MIN_CHUNK));
+        let ahead = (self.allocated + step).max(needed.next_multiple_of(MIN_CHUNK));
+        match self.zero_fill(ahead) {
+            Err(e) if e.kind() == io::ErrorKind::StorageFull && ahead > needed => {
+                // Give back what the failed fill took, then take only what is needed.
+                let _ = self.file.set_len(self.allocated);
+                self.zero_fill(needed.next_multiple_of(4096))
+            }
+            other => other,
+        }
+    }
+
+    /// Zero-fills `allocated..target`.
+    fn zero_fill(&mut self, target: u64) -> io::Result<()> {
         let zeros = vec![0u8; (target - self.allocated).min(MAX_CHUNK) as usize];
         let mut at = self.allocated;
         while at < target {
@@ -266,6 +279,17 @@ impl Journal {
         }
     }
 
+    /// Gives the zero-filled space ahead of the current segment's records back to the device
+    /// (the disk is full and entity files need it); the next append fills what it needs.
+    pub(crate) fn give_back_reserve(&mut self) {
+        if let Some(seg) = self.current.as_mut()
+            && seg.allocated > seg.len
+            && seg.file.set_len(seg.len).is_ok()
+        {
+            seg.allocated = seg.len;
+        }
+    }
+
     /// Bytes of records in the current segment.
     pub(crate) fn len(&self) -> u64 {
         self.current.as_ref().map_or(0, |s| s.len)
@@ -305,6 +329,12 @@ impl Journal {
 
     fn seal_current(&mut self) {
         if let Some(seg) = self.current.take() {
+            // The zero-filled tail is never written now: give its space back (a nearly full
+            // disk needs it for the entity files that let the segment be deleted). The zero
+            // header after the records still marks the end if this fails or is lost.
+            if seg.allocated > seg.len {
+                let _ = seg.file.set_len(seg.len);
+            }
             self.sealed.push(seg.path);
         }
     }

@@ -193,9 +193,9 @@ fn journal_appends_rotates_and_restores() {
     let sealed = j.rotate();
     assert_eq!((sealed.paths.len(), sealed.boundary), (1, 2));
     let size = fs::metadata(&sealed.paths[0]).unwrap().len();
-    assert!(
-        size >= len && size.is_multiple_of(MIN_CHUNK),
-        "zero-filled ahead: {size}"
+    assert_eq!(
+        size, len,
+        "a sealed segment gives back its zero-filled tail"
     );
     let bytes = fs::read(&sealed.paths[0]).unwrap();
     let Decoded::Record(_, next) = decode(&bytes, 0) else {

@@ -46,6 +46,8 @@ mod apply;
 mod crc;
 mod durable;
 mod error;
+#[cfg(test)]
+mod failure_tests;
 mod journal;
 mod layout;
 mod load;
@@ -81,6 +83,14 @@ pub struct FsStoreOptions {
     /// `write_behind_delay` instead of starting right after the journal sync. `0` always
     /// defers them; `u64::MAX` never does.
     pub write_behind_rate: u64,
+    /// Longest a write may take before its caller is answered `StoreUnavailable` (default
+    /// 10 s): bounds every request when the device hangs. The change itself may still become
+    /// durable afterwards; readers see it only if it does.
+    pub write_timeout: Duration,
+    /// Bytes of acknowledged changes that may wait for their entity files (default 64 MiB):
+    /// beyond it the journal waits (up to a second per batch) for file writes to catch up,
+    /// so the backlog cannot grow with the load.
+    pub max_pending_file_bytes: usize,
 }
 
 impl Default for FsStoreOptions {
@@ -89,7 +99,44 @@ impl Default for FsStoreOptions {
             checkpoint_bytes: 64 << 20,
             write_behind_delay: Duration::from_secs(5),
             write_behind_rate: 1_000,
+            write_timeout: Duration::from_secs(10),
+            max_pending_file_bytes: 64 << 20,
         }
+    }
+}
+
+/// The store's health (see [`FsStore::health`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// The last journal append error, while appends fail: writes are refused.
+    pub journal_error: Option<String>,
+    /// Files that hold an older state than their acknowledged change, with the last error of
+    /// their write; the changes are in the journal and the writes are retried.
+    pub unwritten_files: Vec<(PathBuf, String)>,
+    /// Bytes of acknowledged changes waiting for their file writes.
+    pub pending_file_bytes: usize,
+}
+
+impl StoreHealth {
+    /// `Err` with a one-line reason when writes are refused or files lag their journal.
+    ///
+    /// # Errors
+    /// The reason, naming the first failing file.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(e) = &self.journal_error {
+            return Err(format!(
+                "the journal cannot be written, writes are refused: {e}"
+            ));
+        }
+        if let Some((path, e)) = self.unwritten_files.first() {
+            return Err(format!(
+                "{} file(s) could not be written (the changes are safe in the journal and \
+                 the writes are retried): {}: {e}",
+                self.unwritten_files.len(),
+                path.display()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -146,6 +193,7 @@ impl FsStore {
                 .await
                 .map_err(|e| FsStoreError::Task(e.to_string()))??;
         let ctx = Arc::new(Ctx {
+            write_timeout: options.write_timeout,
             writer: Writer::new(handle, layout.root().to_path_buf(), options),
             layout,
         });
@@ -185,6 +233,23 @@ impl FsStore {
     /// the next start-up replays it.
     pub async fn flush(&self) -> Result<(), FsStoreError> {
         self.ctx.writer.flush().await
+    }
+
+    /// What stands between the store and full health, for `/ready` and the log: journal
+    /// appends that fail (writes are refused with `StoreUnavailable` meanwhile) and
+    /// acknowledged changes whose files could not be written yet (they are safe in the
+    /// journal, retried, and block checkpoints).
+    pub fn health(&self) -> StoreHealth {
+        let applier = self.ctx.writer.applier();
+        StoreHealth {
+            journal_error: self.ctx.writer.journal_failure(),
+            unwritten_files: applier
+                .lost_files()
+                .into_iter()
+                .map(|(path, e)| (path, e.to_string()))
+                .collect(),
+            pending_file_bytes: applier.pending_bytes(),
+        }
     }
 
     /// Journal and file-write counters since the store was opened (for metrics and tests).

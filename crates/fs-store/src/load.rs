@@ -38,6 +38,13 @@ pub(crate) struct TaskEntry {
     pub(crate) json: std::sync::OnceLock<Arc<str>>,
 }
 
+/// A task entry is stored as its task.
+impl serde::Serialize for TaskEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.task.serialize(s)
+    }
+}
+
 impl TaskEntry {
     /// A task with no stray file and no cached JSON yet.
     pub(crate) fn new(task: Task, stray: Option<Arc<Stray>>) -> Self {

@@ -49,9 +49,19 @@ use crate::op::{Op, Stray};
 const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
 /// The window over which the rate of changes is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
+/// After a failed checkpoint, size-triggered ones wait this long before trying again.
+const CHECKPOINT_RETRY: Duration = Duration::from_secs(5);
+/// Longest the committer waits for file writes to catch up before the next batch.
+const THROTTLE_MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// A change's result, once settled.
 pub(crate) type Outcome = Option<Result<(), Arc<FsStoreError>>>;
+
+/// Called once a change is journaled (`true`: durable) or has failed (`false`: it will never
+/// be), on the committer thread, before the change's tickets resolve: the repositories publish
+/// the new state to readers here and release the row's writer gate. It runs whatever happens to
+/// the request that made the change (a client that went away cancels its ticket, not this).
+pub(crate) type Settle = Box<dyn FnOnce(bool) + Send>;
 
 /// The sending side of a [`Ticket`].
 pub(crate) struct Done(watch::Sender<Outcome>);
@@ -93,6 +103,7 @@ struct Entry {
     path: PathBuf,
     op: Op,
     dones: Vec<Done>,
+    settles: Vec<Settle>,
 }
 
 #[derive(Default)]
@@ -102,9 +113,6 @@ struct Queue {
     entries: Vec<Entry>,
     /// A committer is running.
     running: bool,
-    /// The newest unsettled submission per file, for [`Writer::barrier`].
-    latest: HashMap<PathBuf, watch::Receiver<Outcome>>,
-    since_prune: usize,
 }
 
 struct Committer {
@@ -158,6 +166,14 @@ pub(crate) struct Writer {
     syncs: AtomicU64,
     /// Completed checkpoints; a `watch` so waiters (tests, shutdown) need not poll.
     checkpoints: watch::Sender<u64>,
+    /// The error of the last journal append, while appends fail (for health reports).
+    journal_failure: Mutex<Option<String>>,
+    /// When a checkpoint last failed: size-triggered checkpoints wait a while after one.
+    checkpoint_failed_at: Mutex<Option<Instant>>,
+    /// Tests: called before every journal append; an error it returns replaces the append.
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) journal_fault: Mutex<Option<Box<dyn FnMut() -> Option<std::io::ErrorKind> + Send>>>,
 }
 
 struct Staged {
@@ -167,6 +183,16 @@ struct Staged {
     stray: Option<Arc<Stray>>,
     visible: bool,
     dones: Vec<Done>,
+    settles: Vec<Settle>,
+}
+
+/// Runs `settles` in submission order.
+fn run_settles(settles: Vec<Settle>, durable: bool) {
+    for settle in settles {
+        if catch_unwind(AssertUnwindSafe(|| settle(durable))).is_err() {
+            tracing::error!("a settle hook panicked");
+        }
+    }
 }
 
 impl Writer {
@@ -188,29 +214,37 @@ impl Writer {
             records: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             checkpoints: watch::Sender::new(0),
+            journal_failure: Mutex::new(None),
+            checkpoint_failed_at: Mutex::new(None),
+            #[cfg(test)]
+            journal_fault: Mutex::new(None),
         })
     }
 
     /// Queues `op` for `path` and returns the ticket of this change. Call it while holding
     /// the lock under which the change was made in memory (see the module docs).
     pub(crate) fn submit(self: &Arc<Self>, path: PathBuf, op: Op) -> Ticket {
+        self.submit_with(path, op, None)
+    }
+
+    /// [`Writer::submit`] with a [`Settle`] hook, run once the change is journaled or failed.
+    pub(crate) fn submit_with(
+        self: &Arc<Self>,
+        path: PathBuf,
+        op: Op,
+        settle: Option<Settle>,
+    ) -> Ticket {
         let (tx, rx) = watch::channel(None);
         let start = {
             let mut q = lock(&self.queue);
             q.last_gsn += 1;
             let gsn = q.last_gsn;
-            q.latest.insert(path.clone(), rx.clone());
-            q.since_prune += 1;
-            if q.since_prune >= 1024 {
-                q.since_prune = 0;
-                q.latest
-                    .retain(|_, rx| rx.borrow().is_none() && rx.has_changed().is_ok());
-            }
             q.entries.push(Entry {
                 gsn,
                 path,
                 op,
                 dones: vec![Done(tx)],
+                settles: settle.into_iter().collect(),
             });
             !std::mem::replace(&mut q.running, true)
         };
@@ -221,14 +255,30 @@ impl Writer {
         Ticket(rx)
     }
 
-    /// A ticket for the newest change already submitted for `path`, if it is not settled yet.
-    /// A no-op mutation waits on it so it never reports state that is not durable.
-    pub(crate) fn barrier(&self, path: &Path) -> Option<Ticket> {
-        let q = lock(&self.queue);
-        q.latest
-            .get(path)
-            .filter(|rx| rx.borrow().is_none())
-            .map(|rx| Ticket(rx.clone()))
+    /// The injected journal failure of a test, if any.
+    #[cfg(test)]
+    fn injected_fault(&self, dir: &Path) -> Option<FsStoreError> {
+        let kind = lock(&self.journal_fault).as_mut().and_then(|hook| hook())?;
+        Some(FsStoreError::io(
+            "append to journal",
+            dir,
+            std::io::Error::from(kind),
+        ))
+    }
+
+    #[cfg(not(test))]
+    fn injected_fault(&self, _dir: &Path) -> Option<FsStoreError> {
+        None
+    }
+
+    /// The error of the last journal append while appends fail.
+    pub(crate) fn journal_failure(&self) -> Option<String> {
+        lock(&self.journal_failure).clone()
+    }
+
+    /// The applier (health reports).
+    pub(crate) fn applier(&self) -> &Applier {
+        &self.applier
     }
 
     /// Counters since the store was opened.
@@ -299,6 +349,7 @@ impl Writer {
 
     /// Makes every file change up to `boundary` durable in its file.
     async fn sync_through(&self, boundary: u64) -> Result<(), FsStoreError> {
+        self.applier.retry_lost_now();
         self.applier.expedite(boundary);
         self.applier.wait_applied(boundary).await;
         if let Some(e) = self.applier.lost() {
@@ -345,12 +396,42 @@ impl Writer {
 
     /// Renders, journals and hands over one batch, then answers its tickets.
     fn commit(self: &Arc<Self>, batch: Vec<Entry>) {
+        // Entity files wait for room on the device: every journaled change would take more of
+        // it and push the files further out of reach (the journal can only be dropped once
+        // they are written). Refuse until they are, giving them a new chance first.
+        let waiting = self.applier.out_of_space();
+        if waiting > 0 {
+            lock(&self.committer).journal.give_back_reserve();
+            self.applier.retry_lost_now();
+            let e = Arc::new(FsStoreError::io(
+                "write entity files",
+                &self.root,
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!(
+                        "no space left for {waiting} acknowledged change(s) to reach their files"
+                    ),
+                ),
+            ));
+            *lock(&self.journal_failure) = Some(e.to_string());
+            for entry in batch {
+                run_settles(entry.settles, false);
+                for d in entry.dones {
+                    d.resolve(Err(e.clone()));
+                }
+            }
+            return;
+        }
+        // File writes far behind: let them catch up before taking more (bounded wait).
+        self.applier
+            .throttle(self.options.max_pending_file_bytes, THROTTLE_MAX_WAIT);
         let mut staged = Vec::with_capacity(batch.len());
         let mut buf = Vec::new();
         for e in newest_per_file(batch) {
             match self.stage(e, &mut buf) {
                 Ok(s) => staged.push(s),
-                Err((dones, err)) => {
+                Err((dones, settles, err)) => {
+                    run_settles(settles, false);
                     let err = Arc::new(err);
                     for d in dones {
                         d.resolve(Err(err.clone()));
@@ -362,16 +443,30 @@ impl Writer {
             return;
         };
         let mut c = lock(&self.committer);
-        if let Err(e) = c.journal.append(&buf, last) {
+        let appended = match self.injected_fault(c.journal.dir()) {
+            Some(e) => Err(e),
+            None => c.journal.append(&buf, last),
+        };
+        if let Err(e) = appended {
             drop(c);
-            tracing::error!(error = %e, "journal append failed");
+            let first = lock(&self.journal_failure).replace(e.to_string()).is_none();
+            if first {
+                tracing::error!(error = %e,
+                    "journal append failed: writes are refused (503) until it works again");
+            } else {
+                tracing::debug!(error = %e, "journal append failed again");
+            }
             let e = Arc::new(e);
             for s in staged {
+                run_settles(s.settles, false);
                 for d in s.dones {
                     d.resolve(Err(e.clone()));
                 }
             }
             return;
+        }
+        if lock(&self.journal_failure).take().is_some() {
+            tracing::info!("journal appends work again; writes are accepted");
         }
         self.syncs.fetch_add(1, Ordering::Relaxed);
         self.records
@@ -383,7 +478,9 @@ impl Writer {
         let mut acked = Vec::new();
         let items = staged
             .into_iter()
-            .map(|s| {
+            .map(|mut s| {
+                // Durable: readers may see it now, before anyone is told.
+                run_settles(std::mem::take(&mut s.settles), true);
                 // Journaled is durable: the change is acknowledged now unless its file must
                 // be visible at once (modal HTML); the file follows at once, or after the
                 // write-behind delay under load.
@@ -417,13 +514,22 @@ impl Writer {
         for d in acked {
             d.resolve(Ok(()));
         }
+        let recently_failed =
+            lock(&self.checkpoint_failed_at).is_some_and(|at| at.elapsed() < CHECKPOINT_RETRY);
         if len >= self.options.checkpoint_bytes
+            && !recently_failed
             && !self.checkpoint_scheduled.swap(true, Ordering::AcqRel)
         {
             let me = Arc::clone(self);
             self.handle.spawn(async move {
-                if let Err(e) = me.checkpoint().await {
-                    tracing::error!(error = %e, "journal checkpoint failed");
+                match me.checkpoint().await {
+                    Ok(()) => *lock(&me.checkpoint_failed_at) = None,
+                    Err(e) => {
+                        *lock(&me.checkpoint_failed_at) = Some(Instant::now());
+                        tracing::error!(error = %e,
+                            "journal checkpoint failed; the journal is kept (nothing is lost) \
+                             and the checkpoint is tried again later");
+                    }
                 }
                 me.checkpoint_scheduled.store(false, Ordering::Release);
             });
@@ -431,12 +537,13 @@ impl Writer {
     }
 
     /// Renders one change and appends its record to `buf`.
-    fn stage(&self, e: Entry, buf: &mut Vec<u8>) -> Result<Staged, (Vec<Done>, FsStoreError)> {
+    fn stage(&self, e: Entry, buf: &mut Vec<u8>) -> Result<Staged, StageError> {
         let Entry {
             gsn,
             path,
             op,
             dones,
+            settles,
         } = e;
         let (action, stray, visible) = match op {
             Op::Write {
@@ -446,11 +553,11 @@ impl Writer {
             } => match catch_unwind(AssertUnwindSafe(render)) {
                 Ok(Ok(bytes)) => (Action::Write(bytes), then_remove, visible),
                 Ok(Err(source)) => {
-                    return Err((dones, FsStoreError::Serialize { path, source }));
+                    return Err((dones, settles, FsStoreError::Serialize { path, source }));
                 }
                 Err(_) => {
                     let msg = format!("panic while rendering {}", path.display());
-                    return Err((dones, FsStoreError::Task(msg)));
+                    return Err((dones, settles, FsStoreError::Task(msg)));
                 }
             },
             Op::Delete { also } => (Action::Remove, also, false),
@@ -486,11 +593,15 @@ impl Writer {
                 stray,
                 visible,
                 dones,
+                settles,
             }),
-            Err(e) => Err((dones, e)),
+            Err(e) => Err((dones, settles, e)),
         }
     }
 }
+
+/// What a change that cannot be journaled hands back: its waiters, its hooks and why.
+type StageError = (Vec<Done>, Vec<Settle>, FsStoreError);
 
 /// Keeps the newest submission per file; an older one's waiters, stray and visibility move
 /// to it (its state contains theirs).
@@ -512,6 +623,7 @@ fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
     #[derive(Default)]
     struct Carried {
         dones: Vec<Done>,
+        settles: Vec<Settle>,
         stray: Option<Arc<Stray>>,
         visible: bool,
     }
@@ -522,6 +634,7 @@ fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
         if !keep {
             let c = carried.entry(e.path).or_default();
             c.dones.append(&mut e.dones);
+            c.settles.append(&mut e.settles);
             c.stray = e.op.stray_mut().take().or(c.stray.take());
             c.visible |= visible;
             continue;
@@ -529,6 +642,8 @@ fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
         if let Some(mut c) = carried.remove(&e.path) {
             c.dones.append(&mut e.dones);
             e.dones = c.dones;
+            c.settles.append(&mut e.settles);
+            e.settles = c.settles;
             let own = e.op.stray_mut();
             if own.is_none() {
                 *own = c.stray;

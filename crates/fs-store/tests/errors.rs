@@ -1,34 +1,25 @@
 //! How filesystem failures surface through the ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::error::Error as _;
-
 use maestro_domain::DomainError;
 use maestro_domain::ports::{ModalStore, TaskRepository};
 use maestro_domain::testing::fixtures::{T0, task};
 use maestro_fs_store::FsStore;
 
 /// A write whose file must exist when it returns (modal HTML) reports a failed file write as
-/// `INTERNAL_ERROR`, with a cause naming the file.
+/// `STORE_UNAVAILABLE` (an I/O failure of the store, 503), with a message naming the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn write_failure_is_internal_with_its_cause() {
+async fn a_file_write_failure_is_store_unavailable_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsStore::open(dir.path()).await.unwrap();
     // A regular file where the modal directory should be.
     std::fs::remove_dir_all(dir.path().join("modals")).ok();
     std::fs::write(dir.path().join("modals"), "not a directory").unwrap();
     let err = store.modals.save("modal_1", "<p>hi</p>").await.unwrap_err();
-    assert!(matches!(err, DomainError::Internal { .. }), "{err:?}");
-    assert_eq!(err.code(), "INTERNAL_ERROR");
-    let mut chain = Vec::new();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        chain.push(e.to_string());
-        cur = e.source();
-    }
+    assert_eq!(err.code(), "STORE_UNAVAILABLE");
     assert!(
-        chain.iter().any(|m| m.contains("modals")),
-        "the cause names the file: {chain:?}"
+        matches!(&err, DomainError::StoreUnavailable(m) if m.contains("modals")),
+        "{err:?}"
     );
     // Other files are unaffected.
     store
@@ -61,6 +52,9 @@ async fn a_failed_file_write_after_the_acknowledgement_loses_nothing() {
         let err = store.flush().await.unwrap_err();
         assert!(err.to_string().contains("p_blocked"), "{err}");
         assert!(!file.exists());
+        let health = store.health();
+        assert_eq!(health.unwritten_files.len(), 1, "{health:?}");
+        assert!(health.check().unwrap_err().contains("p_blocked"));
     }
     // Repaired: the next open replays the kept journal into the file.
     std::fs::remove_file(&blocker).unwrap();
@@ -107,5 +101,51 @@ async fn unparseable_files_are_skipped_and_kept() {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+/// Issue 12 item 2: a file whose write fails after the acknowledgement is written again by
+/// itself once the cause is gone (no restart, no later change of it), and `/ready`'s health
+/// says so meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_file_write_is_retried_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("tasks/p_blocked");
+    let file = blocker.join("task_1.json");
+    let store = FsStore::open(dir.path()).await.unwrap();
+    std::fs::write(&blocker, "not a directory").unwrap();
+    store
+        .tasks
+        .insert(task("task_1", "p_blocked", T0))
+        .await
+        .unwrap();
+    // Bounded real-time waits: the retry back-off starts at one second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.health().unwritten_files.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure is reported"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(store.flush().await.is_err(), "the journal is kept");
+    std::fs::remove_file(&blocker).unwrap();
+    while !file.exists() || !store.health().unwritten_files.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write is retried: {:?}",
+            store.health()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    store.health().check().unwrap();
+    store.flush().await.unwrap();
+    assert!(
+        !dir.path().join(".maestro-journal").exists()
+            || std::fs::read_dir(dir.path().join(".maestro-journal"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "checkpointed once every file holds its change"
     );
 }

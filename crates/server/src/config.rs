@@ -101,6 +101,12 @@ pub struct StoreConfig {
     /// `write_behind_delay_ms` (collapsing repeated updates) instead of starting right after
     /// the journal sync (default 1000; 0 = always).
     pub write_behind_rate: u64,
+    /// Filesystem store: longest a write may take before the request is answered 503
+    /// `STORE_UNAVAILABLE` (a hung or failing device), ms.
+    pub write_timeout_ms: u64,
+    /// Filesystem store: bytes of acknowledged changes that may wait for their entity files
+    /// before the journal waits for the files to catch up.
+    pub max_pending_file_bytes: usize,
 }
 
 /// `[http]`.
@@ -228,6 +234,8 @@ impl Default for Config {
                 journal_checkpoint_bytes: 64 << 20,
                 write_behind_delay_ms: 5_000,
                 write_behind_rate: 1_000,
+                write_timeout_ms: 10_000,
+                max_pending_file_bytes: 64 << 20,
             },
             http: HttpConfig {
                 body_limit_bytes: 1024 * 1024,

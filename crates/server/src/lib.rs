@@ -41,6 +41,9 @@ pub mod spawn_data;
 use config::{Config, StoreBackend};
 use manifest_cli::ManifestDataSource;
 
+/// Longest the shutdown waits for the filesystem store to write its files.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Variables passed through to spawned agents (ref §3.3.6 step 12).
 const PASSTHROUGH: &[&str] = &[
     "GEMINI_API_KEY",
@@ -60,7 +63,9 @@ fn platform() -> String {
     }
 }
 
-struct FsReady(std::path::PathBuf);
+/// `/ready` for the filesystem store: the data directory exists, its journal takes writes,
+/// and every acknowledged change reached its file (issue 12 items 2 and 3).
+struct FsReady(Arc<FsStore>);
 
 #[async_trait::async_trait]
 impl ReadinessCheck for FsReady {
@@ -68,10 +73,11 @@ impl ReadinessCheck for FsReady {
         "store"
     }
     async fn check(&self) -> Result<(), String> {
-        tokio::fs::metadata(&self.0)
+        let dir = self.0.data_dir();
+        tokio::fs::metadata(dir)
             .await
-            .map(|_| ())
-            .map_err(|e| format!("data directory {}: {e}", self.0.display()))
+            .map_err(|e| format!("data directory {}: {e}", dir.display()))?;
+        self.0.health().check()
     }
 }
 
@@ -124,6 +130,8 @@ impl Store {
                     checkpoint_bytes: cfg.store.journal_checkpoint_bytes,
                     write_behind_delay: Duration::from_millis(cfg.store.write_behind_delay_ms),
                     write_behind_rate: cfg.store.write_behind_rate,
+                    write_timeout: Duration::from_millis(cfg.store.write_timeout_ms.max(1)),
+                    max_pending_file_bytes: cfg.store.max_pending_file_bytes,
                 };
                 let store = FsStore::open_with(&cfg.data_dir, options)
                     .await
@@ -159,7 +167,7 @@ impl Store {
                     dir: cfg.data_dir.clone(),
                     store: Some(store.clone()),
                 },
-                ready: Arc::new(FsReady(cfg.data_dir.clone())),
+                ready: Arc::new(FsReady(store.clone())),
             },
             Self::Postgres(store) => StorePorts {
                 projects: store.projects.clone(),
@@ -182,12 +190,28 @@ impl Store {
         }
     }
 
-    /// Makes every acknowledged write durable in its final place (the fs store's files).
+    /// Makes every acknowledged write durable in its final place (the fs store's files), at
+    /// most [`FLUSH_TIMEOUT`]. A file that cannot be written is not an error here: its change
+    /// is in the journal, which is kept and replayed at the next start; the log says so.
     async fn flush(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Fs(store) => store.flush().await.context("flushing the store"),
-            Self::Postgres(_) => Ok(()),
+        let Self::Fs(store) = self else {
+            return Ok(());
+        };
+        match tokio::time::timeout(FLUSH_TIMEOUT, store.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
+                dir = %store.data_dir().display(),
+                "not every acknowledged change reached its file; they are kept in the \
+                 journal (.maestro-journal) and written at the next start"
+            ),
+            Err(_) => tracing::error!(
+                timeout_ms = FLUSH_TIMEOUT.as_millis() as u64,
+                "flushing the data directory did not finish in time; acknowledged changes \
+                 are kept in the journal and written at the next start"
+            ),
         }
+        Ok(())
     }
 }
 

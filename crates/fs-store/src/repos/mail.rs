@@ -1,7 +1,7 @@
 //! Typed mail: `mail/<mailId>.json` (spec §3, §6.2).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -9,21 +9,22 @@ use maestro_domain::entities::{MailFilter, MailMessage};
 use maestro_domain::ports::MailRepository;
 use maestro_domain::{DomainError, DomainResult};
 
-use super::{Ctx, by_creation, read, settle, unwrap_arc, write};
+use super::table::{Change, Table};
+use super::{Ctx, by_creation, found};
 use crate::layout::check_id;
 use crate::op::Op;
 
 /// [`MailRepository`] on `mail/<mailId>.json`.
 pub struct FsMailRepository {
     ctx: Arc<Ctx>,
-    map: RwLock<HashMap<String, MailMessage>>,
+    table: Arc<Table<String, MailMessage>>,
 }
 
 impl FsMailRepository {
     pub(crate) fn new(ctx: Arc<Ctx>, map: HashMap<String, MailMessage>) -> Self {
         Self {
             ctx,
-            map: RwLock::new(map),
+            table: Table::new(map),
         }
     }
 
@@ -33,10 +34,25 @@ impl FsMailRepository {
     }
 
     fn sorted(&self, keep: impl Fn(&MailMessage) -> bool) -> Vec<MailMessage> {
-        let map = read(&self.map);
-        let mut v: Vec<&MailMessage> = map.values().filter(|m| keep(m)).collect();
-        v.sort_unstable_by(|a, b| by_creation((a.created_at, &a.id), (b.created_at, &b.id)));
-        v.into_iter().cloned().collect()
+        self.table.with_rows(|rows| {
+            let mut v: Vec<&MailMessage> = rows.filter(|m| keep(m)).collect();
+            v.sort_unstable_by(|a, b| by_creation((a.created_at, &a.id), (b.created_at, &b.id)));
+            v.into_iter().cloned().collect()
+        })
+    }
+
+    async fn mutate<R>(
+        &self,
+        id: &str,
+        decide: impl FnOnce(Option<&Arc<MailMessage>>) -> DomainResult<Change<MailMessage, R>>,
+    ) -> DomainResult<(Option<Arc<MailMessage>>, R)> {
+        let path = self.ctx.layout.mail(id);
+        self.table
+            .mutate(&self.ctx, id.to_owned(), decide, |_, new| match new {
+                Some(m) => (path, Op::json(m.clone(), None)),
+                None => (path, Op::Delete { also: None }),
+            })
+            .await
     }
 }
 
@@ -44,31 +60,25 @@ impl FsMailRepository {
 impl MailRepository for FsMailRepository {
     async fn insert(&self, mail: MailMessage) -> DomainResult<MailMessage> {
         check_id("id", &mail.id)?;
-        let (snap, ticket) = {
-            let mut map = write(&self.map);
-            map.insert(mail.id.clone(), mail.clone());
-            let snap = Arc::new(mail);
-            let path = self.ctx.layout.mail(&snap.id);
-            let ticket = self.ctx.writer.submit(path, Op::json(snap.clone(), None));
-            (snap, ticket)
-        };
-        settle(ticket).await?;
-        Ok(unwrap_arc(snap))
+        let id = mail.id.clone();
+        let (new, ()) = self.mutate(&id, |_| Ok(Change::Put(mail, ()))).await?;
+        found(new, "Mail", &id)
     }
 
     async fn get(&self, id: &str) -> DomainResult<Option<MailMessage>> {
-        Ok(read(&self.map).get(id).cloned())
+        Ok(self
+            .table
+            .get(&id.to_owned())
+            .map(|m| MailMessage::clone(&m)))
     }
 
     async fn delete(&self, id: &str) -> DomainResult<()> {
-        let ticket = {
-            let mut map = write(&self.map);
-            map.remove(id)
-                .ok_or_else(|| DomainError::not_found("Mail", id))?;
-            let path = self.ctx.layout.mail(id);
-            self.ctx.writer.submit(path, Op::Delete { also: None })
-        };
-        settle(ticket).await
+        self.mutate(id, |old| match old {
+            Some(_) => Ok(Change::Delete(())),
+            None => Err(DomainError::not_found("Mail", id)),
+        })
+        .await?;
+        Ok(())
     }
 
     async fn inbox(
@@ -89,33 +99,33 @@ impl MailRepository for FsMailRepository {
     }
 
     async fn mark_read(&self, ids: &[String], at: i64) -> DomainResult<Vec<MailMessage>> {
-        let (out, tickets) = {
-            let mut map = write(&self.map);
-            let mut out = Vec::new();
-            let mut tickets = Vec::new();
-            for id in ids {
-                if let Some(mail) = map.get_mut(id)
-                    && mail.read_at.is_none()
-                {
-                    mail.read_at = Some(at);
-                    let snap = Arc::new(mail.clone());
-                    let path = self.ctx.layout.mail(id);
-                    tickets.push(self.ctx.writer.submit(path, Op::json(snap.clone(), None)));
-                    out.push(snap);
-                }
-            }
-            (out, tickets)
-        };
-        // The writes run in parallel; report the first failure after all have settled.
+        // One mutation per mail, run concurrently so that they share a journal sync.
+        let marks = ids.iter().map(|id| {
+            self.mutate(id, |old| {
+                Ok(match old {
+                    Some(m) if m.read_at.is_none() => {
+                        let mut m = MailMessage::clone(m);
+                        m.read_at = Some(at);
+                        Change::Put(m, true)
+                    }
+                    _ => Change::Keep(false),
+                })
+            })
+        });
+        let mut out = Vec::new();
         let mut first_err = None;
-        for t in tickets {
-            if let Err(e) = settle(t).await {
-                first_err.get_or_insert(e);
+        for result in futures::future::join_all(marks).await {
+            match result {
+                Ok((Some(m), true)) => out.push(MailMessage::clone(&m)),
+                Ok(_) => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
             }
         }
         match first_err {
             Some(e) => Err(e),
-            None => Ok(out.into_iter().map(unwrap_arc).collect()),
+            None => Ok(out),
         }
     }
 }

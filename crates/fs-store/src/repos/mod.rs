@@ -1,19 +1,16 @@
-//! The repositories: in-memory maps behind `RwLock`s, written through the [`Writer`].
+//! The repositories: in-memory [`Table`]s of durable state, written through the [`Writer`].
 //!
-//! Every mutation follows the same steps: take the map's write lock, change the entity,
-//! submit the new file state to the writer (still under the lock, which orders the
-//! submissions of one file), release the lock, then await the write's [`Ticket`] (the change
-//! is then in the journal, and normally in its file too; see module `writer`). Reads only
-//! take the read lock and never touch the disk. Lists sort references under the read lock and
-//! clone each returned entity once.
-//!
-//! If a write fails, the method returns `DomainError::Internal` while the in-memory state
-//! keeps the change; the next successful write of the same file persists it.
+//! Every mutation follows the same steps (module `table`): queue on the row's gate, compute the
+//! new state from the committed one, submit the new file state to the writer, and await the
+//! write's [`Ticket`]. The committer publishes the new state to readers once the change is in
+//! the journal, before the ticket resolves; a change that cannot be journaled is never seen.
+//! Reads only take the table's read lock and never touch the disk. Lists sort references under
+//! the read lock and clone each returned entity once.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use maestro_domain::DomainResult;
+use maestro_domain::{DomainError, DomainResult};
 
 use crate::error::FsStoreError;
 use crate::layout::Layout;
@@ -24,6 +21,7 @@ mod modals;
 mod orderings;
 mod projects;
 mod sessions;
+mod table;
 mod tasks;
 mod team_members;
 
@@ -39,6 +37,8 @@ pub use team_members::FsTeamMemberRepository;
 pub(crate) struct Ctx {
     pub(crate) layout: Layout,
     pub(crate) writer: Arc<Writer>,
+    /// Longest a repository method waits for its write before answering `StoreUnavailable`.
+    pub(crate) write_timeout: std::time::Duration,
 }
 
 pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -49,16 +49,15 @@ pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Awaits a write; maps its failure to `DomainError::Internal`.
-pub(crate) async fn settle(ticket: Ticket) -> DomainResult<()> {
-    ticket.wait().await.map_err(FsStoreError::into_domain)
-}
-
-/// Awaits an optional write (see [`Writer::barrier`]).
-pub(crate) async fn settle_opt(ticket: Option<Ticket>) -> DomainResult<()> {
-    match ticket {
-        Some(t) => settle(t).await,
-        None => Ok(()),
+/// Awaits a write, at most the store's write timeout; maps its failure to a `DomainError`
+/// (`StoreUnavailable` for I/O: disk full, permissions, a hung device).
+pub(crate) async fn settle(ctx: &Ctx, ticket: Ticket) -> DomainResult<()> {
+    match tokio::time::timeout(ctx.write_timeout, ticket.wait()).await {
+        Ok(done) => done.map_err(FsStoreError::into_domain),
+        Err(_) => Err(DomainError::StoreUnavailable(format!(
+            "the data directory did not complete a write within {} ms",
+            ctx.write_timeout.as_millis()
+        ))),
     }
 }
 
@@ -67,7 +66,13 @@ pub(crate) fn by_creation(a: (i64, &str), b: (i64, &str)) -> CmpOrdering {
     a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1))
 }
 
-/// Returns the value behind `arc`, cloning only if the writer still holds a reference.
+/// Returns the value behind `arc`, cloning only if someone else still holds a reference.
 pub(crate) fn unwrap_arc<T: Clone>(arc: Arc<T>) -> T {
     Arc::unwrap_or_clone(arc)
+}
+
+/// The committed state a mutation returns: `NotFound` when the row is gone.
+pub(crate) fn found<T: Clone>(new: Option<Arc<T>>, what: &str, id: &str) -> DomainResult<T> {
+    new.map(unwrap_arc)
+        .ok_or_else(|| DomainError::not_found(what, id))
 }

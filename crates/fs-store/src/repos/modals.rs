@@ -33,7 +33,7 @@ impl ModalStore for FsModalStore {
             .ctx
             .writer
             .submit(path.clone(), Op::bytes(html.as_bytes().to_vec()));
-        settle(ticket).await?;
+        settle(&self.ctx, ticket).await?;
         Ok(path.to_string_lossy().into_owned())
     }
 }

@@ -1,7 +1,7 @@
 //! UI orderings: `ordering/<entityType>/<projectId>.json` (ref §1.11).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -9,7 +9,8 @@ use maestro_domain::DomainResult;
 use maestro_domain::entities::{Ordering, OrderingEntityType};
 use maestro_domain::ports::OrderingRepository;
 
-use super::{Ctx, read, settle, unwrap_arc, write};
+use super::table::{Change, Table};
+use super::{Ctx, found};
 use crate::layout::check_id;
 use crate::op::Op;
 
@@ -18,25 +19,53 @@ type Key = (String, OrderingEntityType);
 /// [`OrderingRepository`] on `ordering/<entityType>/<projectId>.json`.
 pub struct FsOrderingRepository {
     ctx: Arc<Ctx>,
-    map: RwLock<HashMap<Key, Ordering>>,
+    table: Arc<Table<Key, Ordering>>,
 }
 
 impl FsOrderingRepository {
     pub(crate) fn new(ctx: Arc<Ctx>, map: HashMap<Key, Ordering>) -> Self {
         Self {
             ctx,
-            map: RwLock::new(map),
+            table: Table::new(map),
         }
     }
 
     /// Every stored ordering, by project id then entity type (for exports and tests).
     pub fn all(&self) -> Vec<Ordering> {
-        let map = read(&self.map);
-        let mut v: Vec<&Ordering> = map.values().collect();
-        v.sort_unstable_by(|a, b| {
-            (&a.project_id, a.entity_type).cmp(&(&b.project_id, b.entity_type))
-        });
-        v.into_iter().cloned().collect()
+        self.table.with_rows(|rows| {
+            let mut v: Vec<&Ordering> = rows.collect();
+            v.sort_unstable_by(|a, b| {
+                (&a.project_id, a.entity_type).cmp(&(&b.project_id, b.entity_type))
+            });
+            v.into_iter().cloned().collect()
+        })
+    }
+
+    async fn store(
+        &self,
+        project_id: &str,
+        kind: OrderingEntityType,
+        value: Option<Ordering>,
+    ) -> DomainResult<Option<Arc<Ordering>>> {
+        let path = self.ctx.layout.ordering(kind, project_id);
+        let (new, ()) = self
+            .table
+            .mutate(
+                &self.ctx,
+                (project_id.to_owned(), kind),
+                |_| {
+                    Ok(match value {
+                        Some(o) => Change::Put(o, ()),
+                        None => Change::Delete(()),
+                    })
+                },
+                |_, new| match new {
+                    Some(o) => (path, Op::json(o.clone(), None)),
+                    None => (path, Op::Delete { also: None }),
+                },
+            )
+            .await?;
+        Ok(new)
     }
 }
 
@@ -47,43 +76,27 @@ impl OrderingRepository for FsOrderingRepository {
         project_id: &str,
         entity_type: OrderingEntityType,
     ) -> DomainResult<Option<Ordering>> {
-        Ok(read(&self.map)
+        Ok(self
+            .table
             .get(&(project_id.to_owned(), entity_type))
-            .cloned())
+            .map(|o| Ordering::clone(&o)))
     }
 
     async fn save(&self, ordering: Ordering) -> DomainResult<Ordering> {
         check_id("projectId", &ordering.project_id)?;
-        let (snap, ticket) = {
-            let mut map = write(&self.map);
-            map.insert(
-                (ordering.project_id.clone(), ordering.entity_type),
-                ordering.clone(),
-            );
-            let snap = Arc::new(ordering);
-            let path = self.ctx.layout.ordering(snap.entity_type, &snap.project_id);
-            let ticket = self.ctx.writer.submit(path, Op::json(snap.clone(), None));
-            (snap, ticket)
-        };
-        settle(ticket).await?;
-        Ok(unwrap_arc(snap))
+        let (project_id, kind) = (ordering.project_id.clone(), ordering.entity_type);
+        let new = self.store(&project_id, kind, Some(ordering)).await?;
+        found(new, "Ordering", &project_id)
     }
 
     async fn delete_by_project(&self, project_id: &str) -> DomainResult<()> {
         check_id("projectId", project_id)?;
-        let tickets: Vec<_> = {
-            let mut map = write(&self.map);
-            OrderingEntityType::ALL
-                .iter()
-                .map(|&kind| {
-                    map.remove(&(project_id.to_owned(), kind));
-                    let path = self.ctx.layout.ordering(kind, project_id);
-                    self.ctx.writer.submit(path, Op::Delete { also: None })
-                })
-                .collect()
-        };
-        for t in tickets {
-            settle(t).await?;
+        // Unlinks even files that were not loaded; both run together (one journal sync).
+        let removals = OrderingEntityType::ALL
+            .iter()
+            .map(|&kind| self.store(project_id, kind, None));
+        for r in futures::future::join_all(removals).await {
+            r?;
         }
         Ok(())
     }

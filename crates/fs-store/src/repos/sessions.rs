@@ -1,7 +1,7 @@
 //! Sessions: `sessions/<id>.json`, with events, timeline and docs embedded.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -11,48 +11,52 @@ use maestro_domain::entities::{
 use maestro_domain::ports::SessionRepository;
 use maestro_domain::{DomainError, DomainResult};
 
-use super::{Ctx, by_creation, read, settle, settle_opt, unwrap_arc, write};
+use super::table::{Change, Table};
+use super::{Ctx, by_creation, found, unwrap_arc};
 use crate::layout::check_id;
 use crate::op::Op;
 
 /// [`SessionRepository`] on `sessions/<id>.json`.
 pub struct FsSessionRepository {
     ctx: Arc<Ctx>,
-    map: RwLock<HashMap<String, Session>>,
+    table: Arc<Table<String, Session>>,
 }
 
 impl FsSessionRepository {
     pub(crate) fn new(ctx: Arc<Ctx>, map: HashMap<String, Session>) -> Self {
         Self {
             ctx,
-            map: RwLock::new(map),
+            table: Table::new(map),
         }
     }
 
-    /// Applies `f` atomically; persists the session when `f` returns `true` as its first
-    /// value (otherwise only waits for an in-flight write of it).
+    /// Runs `decide` on the committed session and persists what it chooses.
     async fn mutate<R>(
         &self,
         id: &str,
-        f: impl FnOnce(&mut Session) -> (bool, R),
-    ) -> DomainResult<(Session, R)> {
-        let (snap, ticket, r) = {
-            let mut map = write(&self.map);
-            let s = map
-                .get_mut(id)
-                .ok_or_else(|| DomainError::not_found("Session", id))?;
-            let (changed, r) = f(s);
-            let snap = Arc::new(s.clone());
-            let path = self.ctx.layout.session(id);
-            let ticket = if changed {
-                Some(self.ctx.writer.submit(path, Op::json(snap.clone(), None)))
-            } else {
-                self.ctx.writer.barrier(&path)
-            };
-            (snap, ticket, r)
-        };
-        settle_opt(ticket).await?;
-        Ok((unwrap_arc(snap), r))
+        decide: impl FnOnce(Option<&Arc<Session>>) -> DomainResult<Change<Session, R>>,
+    ) -> DomainResult<(Option<Arc<Session>>, R)> {
+        let path = self.ctx.layout.session(id);
+        self.table
+            .mutate(&self.ctx, id.to_owned(), decide, |_, new| match new {
+                Some(s) => (path, Op::json(s.clone(), None)),
+                None => (path, Op::Delete { also: None }),
+            })
+            .await
+    }
+
+    /// Applies `f` to a copy of the existing session and stores the result. `NotFound` if
+    /// missing.
+    async fn change(&self, id: &str, f: impl FnOnce(&mut Session)) -> DomainResult<Session> {
+        let (new, ()) = self
+            .mutate(id, |old| {
+                let mut s =
+                    Session::clone(old.ok_or_else(|| DomainError::not_found("Session", id))?);
+                f(&mut s);
+                Ok(Change::Put(s, ()))
+            })
+            .await?;
+        found(new, "Session", id)
     }
 }
 
@@ -60,65 +64,48 @@ impl FsSessionRepository {
 impl SessionRepository for FsSessionRepository {
     async fn upsert(&self, session: Session) -> DomainResult<Session> {
         check_id("id", &session.id)?;
-        let (snap, ticket) = {
-            let mut map = write(&self.map);
-            map.insert(session.id.clone(), session.clone());
-            let snap = Arc::new(session);
-            let path = self.ctx.layout.session(&snap.id);
-            let ticket = self.ctx.writer.submit(path, Op::json(snap.clone(), None));
-            (snap, ticket)
-        };
-        settle(ticket).await?;
-        Ok(unwrap_arc(snap))
+        let id = session.id.clone();
+        let (new, ()) = self.mutate(&id, |_| Ok(Change::Put(session, ()))).await?;
+        found(new, "Session", &id)
     }
 
     async fn get(&self, id: &str) -> DomainResult<Option<Session>> {
-        Ok(read(&self.map).get(id).cloned())
+        Ok(self.table.get(&id.to_owned()).map(unwrap_arc))
     }
 
     async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
-        let map = read(&self.map);
-        let mut v: Vec<&Session> = map.values().filter(|s| filter.matches(s)).collect();
-        v.sort_unstable_by(|a, b| by_creation((a.started_at, &a.id), (b.started_at, &b.id)));
-        Ok(v.into_iter().cloned().collect())
+        Ok(self.table.with_rows(|rows| {
+            let mut v: Vec<&Session> = rows.filter(|s| filter.matches(s)).collect();
+            v.sort_unstable_by(|a, b| by_creation((a.started_at, &a.id), (b.started_at, &b.id)));
+            v.into_iter().cloned().collect()
+        }))
     }
 
     async fn update(&self, id: &str, patch: &SessionPatch, now: i64) -> DomainResult<Session> {
-        let (s, ()) = self
-            .mutate(id, |s| {
-                s.apply(patch, now);
-                (true, ())
-            })
-            .await?;
-        Ok(s)
+        self.change(id, |s| s.apply(patch, now)).await
     }
 
     async fn add_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<(Session, bool)> {
-        self.mutate(id, |s| {
-            let added = s.add_task(task_id, now);
-            (added, added)
-        })
-        .await
+        let (new, added) = self
+            .mutate(id, |old| {
+                let old = old.ok_or_else(|| DomainError::not_found("Session", id))?;
+                if old.task_ids.iter().any(|t| t == task_id) {
+                    return Ok(Change::Keep(false));
+                }
+                let mut s = Session::clone(old);
+                s.add_task(task_id, now);
+                Ok(Change::Put(s, true))
+            })
+            .await?;
+        Ok((found(new, "Session", id)?, added))
     }
 
     async fn remove_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<Session> {
-        let (s, ()) = self
-            .mutate(id, |s| {
-                s.remove_task(task_id, now);
-                (true, ())
-            })
-            .await?;
-        Ok(s)
+        self.change(id, |s| s.remove_task(task_id, now)).await
     }
 
     async fn add_event(&self, id: &str, event: SessionEvent, now: i64) -> DomainResult<Session> {
-        let (s, ()) = self
-            .mutate(id, |s| {
-                s.push_event(event, now);
-                (true, ())
-            })
-            .await?;
-        Ok(s)
+        self.change(id, |s| s.push_event(event, now)).await
     }
 
     async fn add_timeline_event(
@@ -127,37 +114,25 @@ impl SessionRepository for FsSessionRepository {
         event: TimelineEvent,
         now: i64,
     ) -> DomainResult<Session> {
-        let (s, ()) = self
-            .mutate(id, |s| {
-                s.push_timeline(event, now);
-                (true, ())
-            })
-            .await?;
-        Ok(s)
+        self.change(id, |s| s.push_timeline(event, now)).await
     }
 
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session> {
-        let (s, ()) = self
-            .mutate(id, |s| {
-                s.push_doc(doc, now);
-                (true, ())
-            })
-            .await?;
-        Ok(s)
+        self.change(id, |s| s.push_doc(doc, now)).await
     }
 
     async fn delete(&self, id: &str) -> DomainResult<()> {
-        let ticket = {
-            let mut map = write(&self.map);
-            map.remove(id)
-                .ok_or_else(|| DomainError::not_found("Session", id))?;
-            let path = self.ctx.layout.session(id);
-            self.ctx.writer.submit(path, Op::Delete { also: None })
-        };
-        settle(ticket).await
+        self.mutate(id, |old| match old {
+            Some(_) => Ok(Change::Delete(())),
+            None => Err(DomainError::not_found("Session", id)),
+        })
+        .await?;
+        Ok(())
     }
 
     async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool> {
-        Ok(read(&self.map).values().any(|s| s.project_id == project_id))
+        Ok(self
+            .table
+            .with_rows(|mut rows| rows.any(|s| s.project_id == project_id)))
     }
 }

@@ -7,7 +7,7 @@
 //! removes both files.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -15,83 +15,78 @@ use maestro_domain::entities::{Task, TaskFilter, TaskPatch, TaskSessionStatus};
 use maestro_domain::ports::TaskRepository;
 use maestro_domain::{DomainError, DomainResult};
 
-use super::{Ctx, by_creation, read, settle, settle_opt, unwrap_arc, write};
+use super::table::{Change, Table};
+use super::{Ctx, by_creation};
 use crate::layout::check_id;
 use crate::load::TaskEntry;
 use crate::op::{Op, live_stray};
-use crate::writer::Ticket;
 
 /// [`TaskRepository`] on `tasks/<projectId>/<taskId>.json`.
 pub struct FsTaskRepository {
     ctx: Arc<Ctx>,
-    map: RwLock<HashMap<String, TaskEntry>>,
-}
-
-/// What a mutation closure decides.
-enum Change {
-    /// The task changed: write it.
-    Written,
-    /// Nothing changed: only wait for an in-flight write of the task, if any.
-    Unchanged,
+    table: Arc<Table<String, TaskEntry>>,
 }
 
 impl FsTaskRepository {
     pub(crate) fn new(ctx: Arc<Ctx>, map: HashMap<String, TaskEntry>) -> Self {
         Self {
             ctx,
-            map: RwLock::new(map),
+            table: Table::new(map),
         }
     }
 
-    /// Submits the current state of `entry` (under the map lock).
-    fn submit(&self, entry: &mut TaskEntry) -> (Arc<Task>, Ticket) {
-        if entry.stray.as_ref().is_some_and(|s| s.is_removed()) {
-            entry.stray = None;
-        }
-        entry.json = std::sync::OnceLock::new();
-        let snap = Arc::new(entry.task.clone());
-        let path = self.ctx.layout.task(&snap.project_id, &snap.id);
-        let ticket = self
-            .ctx
-            .writer
-            .submit(path, Op::json(snap.clone(), live_stray(&entry.stray)));
-        (snap, ticket)
-    }
-
-    /// Applies `f` to the task atomically, persists the result and returns it.
+    /// Runs `decide` on the committed task and persists what it chooses (a new state goes to
+    /// the task's canonical file, removing the stray copy it was loaded from, if any).
     async fn mutate<R>(
         &self,
         id: &str,
-        f: impl FnOnce(&mut Task) -> (Change, R),
+        decide: impl FnOnce(Option<&Arc<TaskEntry>>) -> DomainResult<Change<TaskEntry, R>>,
+    ) -> DomainResult<(Option<Arc<TaskEntry>>, R)> {
+        let layout = &self.ctx.layout;
+        self.table
+            .mutate(&self.ctx, id.to_owned(), decide, |old, new| {
+                match (old, new) {
+                    (_, Some(e)) => (
+                        layout.task(&e.task.project_id, &e.task.id),
+                        Op::json(e.clone(), live_stray(&e.stray)),
+                    ),
+                    (Some(e), None) => (
+                        layout.task(&e.task.project_id, &e.task.id),
+                        Op::Delete {
+                            also: live_stray(&e.stray),
+                        },
+                    ),
+                    (None, None) => (layout.task("", id), Op::Delete { also: None }),
+                }
+            })
+            .await
+    }
+
+    /// Applies `f` to a copy of the existing task; stores it when `f` says it changed.
+    async fn change<R>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Task) -> (bool, R),
     ) -> DomainResult<(Task, R)> {
-        let (snap, ticket, r) = {
-            let mut map = write(&self.map);
-            let entry = map
-                .get_mut(id)
-                .ok_or_else(|| DomainError::not_found("Task", id))?;
-            let (change, r) = f(&mut entry.task);
-            match change {
-                Change::Written => {
-                    let (snap, ticket) = self.submit(entry);
-                    (snap, Some(ticket), r)
-                }
-                Change::Unchanged => {
-                    let path = self.ctx.layout.task(&entry.task.project_id, id);
-                    (
-                        Arc::new(entry.task.clone()),
-                        self.ctx.writer.barrier(&path),
-                        r,
-                    )
-                }
-            }
-        };
-        settle_opt(ticket).await?;
-        Ok((unwrap_arc(snap), r))
+        let (new, r) = self
+            .mutate(id, |old| {
+                let old = old.ok_or_else(|| DomainError::not_found("Task", id))?;
+                let mut task = old.task.clone();
+                let (changed, r) = f(&mut task);
+                Ok(if changed {
+                    Change::Put(TaskEntry::new(task, live_stray(&old.stray)), r)
+                } else {
+                    Change::Keep(r)
+                })
+            })
+            .await?;
+        let entry = new.ok_or_else(|| DomainError::not_found("Task", id))?;
+        Ok((entry.task.clone(), r))
     }
 
     /// Number of tasks held.
     pub fn len(&self) -> usize {
-        read(&self.map).len()
+        self.table.with_rows(|rows| rows.count())
     }
 
     /// True when no task is held.
@@ -105,40 +100,37 @@ impl TaskRepository for FsTaskRepository {
     async fn insert(&self, task: Task) -> DomainResult<Task> {
         check_id("id", &task.id)?;
         check_id("projectId", &task.project_id)?;
-        let (snap, ticket) = {
-            let mut map = write(&self.map);
-            if map.contains_key(&task.id) {
-                return Err(DomainError::Conflict(format!("Task {} exists", task.id)));
-            }
-            let entry = map
-                .entry(task.id.clone())
-                .or_insert(TaskEntry::new(task, None));
-            self.submit(entry)
-        };
-        settle(ticket).await?;
-        Ok(unwrap_arc(snap))
+        let id = task.id.clone();
+        let (new, ()) = self
+            .mutate(&id, |old| match old {
+                Some(_) => Err(DomainError::Conflict(format!("Task {id} exists"))),
+                None => Ok(Change::Put(TaskEntry::new(task, None), ())),
+            })
+            .await?;
+        let entry = new.ok_or_else(|| DomainError::not_found("Task", &id))?;
+        Ok(entry.task.clone())
     }
 
     async fn get(&self, id: &str) -> DomainResult<Option<Task>> {
-        Ok(read(&self.map).get(id).map(|e| e.task.clone()))
+        Ok(self.table.get(&id.to_owned()).map(|e| e.task.clone()))
     }
 
     async fn list(&self, filter: &TaskFilter) -> DomainResult<Vec<Task>> {
-        let map = read(&self.map);
-        let mut v: Vec<&Task> = map
-            .values()
-            .map(|e| &e.task)
-            .filter(|t| filter.matches(t))
-            .collect();
-        v.sort_unstable_by(|a, b| by_creation((a.created_at, &a.id), (b.created_at, &b.id)));
-        Ok(v.into_iter().cloned().collect())
+        Ok(self.table.with_rows(|rows| {
+            let mut v: Vec<&Task> = rows
+                .map(|e| &e.task)
+                .filter(|t| filter.matches(t))
+                .collect();
+            v.sort_unstable_by(|a, b| by_creation((a.created_at, &a.id), (b.created_at, &b.id)));
+            v.into_iter().cloned().collect()
+        }))
     }
 
     async fn update(&self, id: &str, patch: &TaskPatch, now: i64) -> DomainResult<Task> {
         let (task, ()) = self
-            .mutate(id, |t| {
+            .change(id, |t| {
                 t.apply(patch, now);
-                (Change::Written, ())
+                (true, ())
             })
             .await?;
         Ok(task)
@@ -152,9 +144,9 @@ impl TaskRepository for FsTaskRepository {
         now: i64,
     ) -> DomainResult<Task> {
         let (task, ()) = self
-            .mutate(id, |t| {
+            .change(id, |t| {
                 t.set_session_status(session_id, status, now);
-                (Change::Written, ())
+                (true, ())
             })
             .await?;
         Ok(task)
@@ -166,14 +158,9 @@ impl TaskRepository for FsTaskRepository {
         session_id: &str,
         now: i64,
     ) -> DomainResult<(Task, bool)> {
-        self.mutate(id, |t| {
+        self.change(id, |t| {
             let added = t.add_session(session_id, now);
-            let change = if added {
-                Change::Written
-            } else {
-                Change::Unchanged
-            };
-            (change, added)
+            (added, added)
         })
         .await
     }
@@ -186,56 +173,52 @@ impl TaskRepository for FsTaskRepository {
         now: i64,
     ) -> DomainResult<Task> {
         let (task, ()) = self
-            .mutate(id, |t| {
+            .change(id, |t| {
                 t.remove_session(session_id, drop_status, now);
-                (Change::Written, ())
+                (true, ())
             })
             .await?;
         Ok(task)
     }
 
     async fn delete(&self, id: &str) -> DomainResult<()> {
-        let ticket = {
-            let mut map = write(&self.map);
-            let entry = map
-                .remove(id)
-                .ok_or_else(|| DomainError::not_found("Task", id))?;
-            let path = self.ctx.layout.task(&entry.task.project_id, id);
-            self.ctx.writer.submit(
-                path,
-                Op::Delete {
-                    also: live_stray(&entry.stray),
-                },
-            )
-        };
-        settle(ticket).await
+        self.mutate(id, |old| match old {
+            Some(_) => Ok(Change::Delete(())),
+            None => Err(DomainError::not_found("Task", id)),
+        })
+        .await?;
+        Ok(())
     }
 
     async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool> {
-        Ok(read(&self.map)
-            .values()
-            .any(|e| e.task.project_id == project_id))
+        Ok(self
+            .table
+            .with_rows(|mut rows| rows.any(|e| e.task.project_id == project_id)))
     }
 
     async fn get_json(&self, id: &str) -> DomainResult<Option<Arc<str>>> {
-        read(&self.map).get(id).map(cached_json).transpose()
+        self.table
+            .get(&id.to_owned())
+            .map(|e| cached_json(&e))
+            .transpose()
     }
 
     async fn list_json(&self, filter: &TaskFilter) -> DomainResult<Vec<Arc<str>>> {
-        let map = read(&self.map);
-        let mut v: Vec<&TaskEntry> = map.values().filter(|e| filter.matches(&e.task)).collect();
-        v.sort_unstable_by(|a, b| {
-            by_creation(
-                (a.task.created_at, &a.task.id),
-                (b.task.created_at, &b.task.id),
-            )
-        });
-        v.into_iter().map(cached_json).collect()
+        self.table.with_rows(|rows| {
+            let mut v: Vec<&TaskEntry> = rows.filter(|e| filter.matches(&e.task)).collect();
+            v.sort_unstable_by(|a, b| {
+                by_creation(
+                    (a.task.created_at, &a.task.id),
+                    (b.task.created_at, &b.task.id),
+                )
+            });
+            v.into_iter().map(cached_json).collect()
+        })
     }
 }
 
-/// The entry's compact JSON, serialized on first use (under the read lock: writers, which
-/// clear it, hold the write lock).
+/// The entry's compact JSON, serialized on first use (a new state is a new entry, with an
+/// empty cache).
 fn cached_json(entry: &TaskEntry) -> DomainResult<Arc<str>> {
     if let Some(json) = entry.json.get() {
         return Ok(json.clone());

@@ -2,7 +2,7 @@
 //! default members in `team-members/<projectId>/<defaultId>.override.json` (ref §1.9).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -11,7 +11,8 @@ use maestro_domain::entities::TeamMember;
 use maestro_domain::ports::TeamMemberRepository;
 use maestro_domain::{DomainError, DomainResult};
 
-use super::{Ctx, read, settle, unwrap_arc, write};
+use super::table::{Change, Table};
+use super::{Ctx, found};
 use crate::layout::check_id;
 use crate::op::Op;
 
@@ -20,8 +21,8 @@ type Key = (String, String);
 /// [`TeamMemberRepository`] on `team-members/<projectId>/`.
 pub struct FsTeamMemberRepository {
     ctx: Arc<Ctx>,
-    custom: RwLock<HashMap<Key, TeamMember>>,
-    overrides: RwLock<HashMap<Key, Map<String, Value>>>,
+    custom: Arc<Table<Key, TeamMember>>,
+    overrides: Arc<Table<Key, Map<String, Value>>>,
 }
 
 fn key(a: &str, b: &str) -> Key {
@@ -42,76 +43,118 @@ impl FsTeamMemberRepository {
     ) -> Self {
         Self {
             ctx,
-            custom: RwLock::new(custom),
-            overrides: RwLock::new(overrides),
+            custom: Table::new(custom),
+            overrides: Table::new(overrides),
         }
     }
 
     /// Every custom member of every project, by project id, then `createdAt`, then id (for
     /// exports such as `import-fs`, and tests).
     pub fn all_custom(&self) -> Vec<TeamMember> {
-        let map = read(&self.custom);
-        let mut v: Vec<&TeamMember> = map.values().collect();
-        v.sort_unstable_by(|a, b| {
-            a.project_id
-                .cmp(&b.project_id)
-                .then_with(|| member_order(a, b))
-        });
-        v.into_iter().cloned().collect()
+        self.custom.with_rows(|rows| {
+            let mut v: Vec<&TeamMember> = rows.collect();
+            v.sort_unstable_by(|a, b| {
+                a.project_id
+                    .cmp(&b.project_id)
+                    .then_with(|| member_order(a, b))
+            });
+            v.into_iter().cloned().collect()
+        })
     }
 
     /// Every stored override as `(projectId, defaultId, override)`, sorted by key.
     pub fn all_overrides(&self) -> Vec<(String, String, Map<String, Value>)> {
-        let map = read(&self.overrides);
-        let mut v: Vec<_> = map
+        let rows = self.overrides.read();
+        let mut v: Vec<_> = rows
             .iter()
-            .map(|((p, id), o)| (p.clone(), id.clone(), o.clone()))
+            .filter_map(|((p, id), row)| row.get().map(|o| (p.clone(), id.clone(), Map::clone(o))))
             .collect();
         v.sort_unstable_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         v
+    }
+
+    async fn put_override_state(
+        &self,
+        project_id: &str,
+        default_id: &str,
+        value: Option<Map<String, Value>>,
+    ) -> DomainResult<()> {
+        check_id("projectId", project_id)?;
+        check_id("id", default_id)?;
+        let path = self.ctx.layout.member_override(project_id, default_id);
+        self.overrides
+            .mutate(
+                &self.ctx,
+                key(project_id, default_id),
+                // A deletion unlinks even when nothing was loaded: an unreadable override
+                // file is reset too.
+                |_| {
+                    Ok(match value {
+                        Some(v) => Change::Put(v, ()),
+                        None => Change::Delete(()),
+                    })
+                },
+                |_, new| match new {
+                    Some(v) => (path, Op::json(v.clone(), None)),
+                    None => (path, Op::Delete { also: None }),
+                },
+            )
+            .await?;
+        Ok(())
     }
 }
 
 #[async_trait]
 impl TeamMemberRepository for FsTeamMemberRepository {
     async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
-        let map = read(&self.custom);
-        let mut v: Vec<&TeamMember> = map
-            .values()
-            .filter(|m| m.project_id == project_id)
-            .collect();
-        v.sort_unstable_by(|a, b| member_order(a, b));
-        Ok(v.into_iter().cloned().collect())
+        Ok(self.custom.with_rows(|rows| {
+            let mut v: Vec<&TeamMember> = rows.filter(|m| m.project_id == project_id).collect();
+            v.sort_unstable_by(|a, b| member_order(a, b));
+            v.into_iter().cloned().collect()
+        }))
     }
 
     async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
-        Ok(read(&self.custom).get(&key(project_id, id)).cloned())
+        Ok(self
+            .custom
+            .get(&key(project_id, id))
+            .map(|m| TeamMember::clone(&m)))
     }
 
     async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
         check_id("id", &member.id)?;
         check_id("projectId", &member.project_id)?;
-        let (snap, ticket) = {
-            let mut map = write(&self.custom);
-            map.insert(key(&member.project_id, &member.id), member.clone());
-            let snap = Arc::new(member);
-            let path = self.ctx.layout.member(&snap.project_id, &snap.id);
-            let ticket = self.ctx.writer.submit(path, Op::json(snap.clone(), None));
-            (snap, ticket)
-        };
-        settle(ticket).await?;
-        Ok(unwrap_arc(snap))
+        let path = self.ctx.layout.member(&member.project_id, &member.id);
+        let (k, id) = (key(&member.project_id, &member.id), member.id.clone());
+        let (new, ()) = self
+            .custom
+            .mutate(
+                &self.ctx,
+                k,
+                |_| Ok(Change::Put(member, ())),
+                |_, new| match new {
+                    Some(m) => (path, Op::json(m.clone(), None)),
+                    None => (path, Op::Delete { also: None }),
+                },
+            )
+            .await?;
+        found(new, "TeamMember", &id)
     }
 
     async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
-        let ticket = {
-            let mut map = write(&self.custom);
-            map.remove(&key(project_id, id))
-                .ok_or_else(|| DomainError::not_found("TeamMember", id))?;
-            let path = self.ctx.layout.member(project_id, id);
-            self.ctx.writer.submit(path, Op::Delete { also: None })
-        };
-        settle(ticket).await
+        let path = self.ctx.layout.member(project_id, id);
+        self.custom
+            .mutate(
+                &self.ctx,
+                key(project_id, id),
+                |old| match old {
+                    Some(_) => Ok(Change::Delete(())),
+                    None => Err(DomainError::not_found("TeamMember", id)),
+                },
+                |_, _| (path, Op::Delete { also: None }),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn get_override(
@@ -119,9 +162,10 @@ impl TeamMemberRepository for FsTeamMemberRepository {
         project_id: &str,
         default_id: &str,
     ) -> DomainResult<Option<Map<String, Value>>> {
-        Ok(read(&self.overrides)
+        Ok(self
+            .overrides
             .get(&key(project_id, default_id))
-            .cloned())
+            .map(|o| Map::clone(&o)))
     }
 
     async fn put_override(
@@ -130,29 +174,11 @@ impl TeamMemberRepository for FsTeamMemberRepository {
         default_id: &str,
         value: Map<String, Value>,
     ) -> DomainResult<()> {
-        check_id("projectId", project_id)?;
-        check_id("id", default_id)?;
-        let ticket = {
-            let mut map = write(&self.overrides);
-            map.insert(key(project_id, default_id), value.clone());
-            let path = self.ctx.layout.member_override(project_id, default_id);
-            self.ctx
-                .writer
-                .submit(path, Op::json(Arc::new(value), None))
-        };
-        settle(ticket).await
+        self.put_override_state(project_id, default_id, Some(value))
+            .await
     }
 
     async fn delete_override(&self, project_id: &str, default_id: &str) -> DomainResult<()> {
-        check_id("projectId", project_id)?;
-        check_id("id", default_id)?;
-        let ticket = {
-            let mut map = write(&self.overrides);
-            map.remove(&key(project_id, default_id));
-            // Unlink even when nothing was loaded: an unreadable override file is reset too.
-            let path = self.ctx.layout.member_override(project_id, default_id);
-            self.ctx.writer.submit(path, Op::Delete { also: None })
-        };
-        settle(ticket).await
+        self.put_override_state(project_id, default_id, None).await
     }
 }
