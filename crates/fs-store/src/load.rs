@@ -4,9 +4,11 @@
 //! Directory listings are read on one thread; file reads, JSON parsing, migrations and
 //! deserialization run on a small pool of scoped threads that pull work in chunks from a
 //! shared index. A file that cannot be read or parsed is skipped with a warning and left on
-//! disk. Migrations that must be written back (ref §3.9: sessions with filled-in fields,
-//! removed team-member tasks, legacy mail converted to typed mail) are done durably before
-//! `open` returns.
+//! disk. Entries that are neither regular files nor directories (FIFOs, sockets, devices,
+//! dangling links) are skipped with a warning and never opened: reading a FIFO would block
+//! the start-up forever. A symbolic link counts as what it points to. Migrations that must be
+//! written back (ref §3.9: sessions with filled-in fields, removed team-member tasks, legacy
+//! mail converted to typed mail) are done durably before `open` returns.
 
 use std::collections::HashMap;
 use std::fs;
@@ -154,7 +156,71 @@ struct DirEntryInfo {
     is_dir: bool,
 }
 
-/// Lists `dir`, removing our leftover temp files (a crash mid-write leaves them behind).
+/// What a directory entry is, a symbolic link being what it points to (as the reference's
+/// `readFile`/`stat` saw it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// Anything else (FIFO, socket, device, dangling link): never opened.
+    Other(&'static str),
+}
+
+/// Classifies `entry` without opening it.
+pub(crate) fn classify(entry: &fs::DirEntry) -> Entry {
+    use std::os::unix::fs::FileTypeExt;
+    let ty = match entry.file_type() {
+        Ok(t) if !t.is_symlink() => t,
+        // A symbolic link (or an entry whose type the listing did not give): follow it.
+        _ => match fs::metadata(entry.path()) {
+            Ok(m) => m.file_type(),
+            Err(_) => return Entry::Other("dangling symbolic link"),
+        },
+    };
+    if ty.is_file() {
+        Entry::File
+    } else if ty.is_dir() {
+        Entry::Dir
+    } else if ty.is_fifo() {
+        Entry::Other("FIFO")
+    } else if ty.is_socket() {
+        Entry::Other("socket")
+    } else if ty.is_block_device() || ty.is_char_device() {
+        Entry::Other("device")
+    } else {
+        Entry::Other("special file")
+    }
+}
+
+/// Reads a regular file. The file is opened without blocking and checked first, so an entry
+/// replaced by a FIFO after it was listed fails instead of blocking the start-up forever.
+///
+/// # Errors
+/// The I/O error; `InvalidInput` when `path` is not a regular file.
+pub(crate) fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Lists `dir`, removing our leftover temp files (a crash mid-write leaves them behind) and
+/// skipping, with a warning, entries that are neither regular files nor directories.
 fn entries(dir: &Path) -> Result<Vec<DirEntryInfo>, FsStoreError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -166,10 +232,15 @@ fn entries(dir: &Path) -> Result<Vec<DirEntryInfo>, FsStoreError> {
         let entry = entry.map_err(|e| FsStoreError::io("list", dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let is_dir = entry
-            .file_type()
-            .map(|t| t.is_dir())
-            .unwrap_or_else(|_| path.is_dir());
+        let is_dir = match classify(&entry) {
+            Entry::File => false,
+            Entry::Dir => true,
+            Entry::Other(kind) => {
+                tracing::warn!(path = %path.display(), kind,
+                    "skipping an entry that is not a regular file or directory");
+                continue;
+            }
+        };
         if !is_dir && is_temp_name(&name) {
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
@@ -253,7 +324,7 @@ fn scan(layout: &Layout) -> Result<(Vec<Job>, Vec<PathBuf>), FsStoreError> {
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = read_regular(path).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
