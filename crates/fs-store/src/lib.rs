@@ -19,7 +19,8 @@
 //! # Design
 //! - **Memory first.** [`FsStore::open`] replays the journal (module `journal`), reads every
 //!   file in parallel (module `load`), applies the start-up migrations of ref §3.9 (module
-//!   `migrate`) and keeps everything in memory; reads never touch the disk.
+//!   `migrate`), restores the missing side of session↔task links a crash left one-sided
+//!   (module `links`) and keeps everything in memory; reads never touch the disk.
 //! - **Durable by journal.** A port method returns once its change is in the write-ahead
 //!   journal `.maestro-journal/` and `fdatasync`ed; concurrent writers share one sync (group
 //!   commit, module `writer`). Every acknowledged change survives a crash or `SIGKILL`: the
@@ -50,6 +51,7 @@ mod durable;
 mod error;
 mod journal;
 mod layout;
+mod links;
 mod load;
 mod migrate;
 mod op;
@@ -122,6 +124,8 @@ impl FsStore {
     /// (they stay on disk), removes leftover temp files, and applies the migrations of ref
     /// §3.9 (sessions are re-saved when a field was filled in; legacy team-member tasks are
     /// deleted; legacy `mail/<parent>/<id>.json` files are converted to flat typed mail).
+    /// A session↔task link recorded on one side only (a crash between the two writes of a
+    /// link change) is restored on the other side, and the repaired files are re-saved.
     ///
     /// Must be called within a Tokio runtime: the store writes on its blocking pool.
     ///

@@ -1,5 +1,5 @@
 //! Start-up: create the layout, replay the journal, read every file in parallel, migrate
-//! legacy shapes.
+//! legacy shapes, repair one-sided session↔task links (module `links`).
 //!
 //! Directory listings are read on one thread; file reads, JSON parsing, migrations and
 //! deserialization run on a small pool of scoped threads that pull work in chunks from a
@@ -8,7 +8,7 @@
 //! dangling links) are skipped with a warning and never opened: reading a FIFO would block
 //! the start-up forever. A symbolic link counts as what it points to. Migrations that must be
 //! written back (ref §3.9: sessions with filled-in fields, removed team-member tasks, legacy
-//! mail converted to typed mail) are done durably before `open` returns.
+//! mail converted to typed mail) and link repairs are done durably before `open` returns.
 
 use std::collections::HashMap;
 use std::fs;
@@ -27,6 +27,7 @@ use crate::durable::{DirSyncs, ensure_dir, fsync_dir, is_temp_name, remove_durab
 use crate::error::FsStoreError;
 use crate::journal;
 use crate::layout::{Layout, OVERRIDE_SUFFIX, TOP_DIRS, check_id};
+use crate::links;
 use crate::migrate::{self, TaskLoad};
 use crate::op::{Stray, to_json};
 
@@ -537,6 +538,7 @@ pub(crate) fn load(root: PathBuf, dirs: &DirSyncs) -> Result<(Layout, Loaded), F
     for m in converted {
         loaded.mail.insert(m.id.clone(), m);
     }
+    links::reconcile(&layout, dirs, &mut loaded);
     tracing::info!(
         dir = %layout.root().display(),
         projects = loaded.projects.len(),
