@@ -365,8 +365,15 @@ fn process(job: &Job, dirs: &DirSyncs) -> Result<Option<Item>, String> {
             let (s, changed) = migrate::session(v)?;
             ids_ok(&[&s.id])?;
             if changed {
-                let bytes = to_json(&s).map_err(|e| e.to_string())?;
-                write_atomic(path, &bytes, dirs).map_err(|e| e.to_string())?;
+                // A session that cannot be re-saved is still served, migrated; its file is
+                // migrated again at the next start (or rewritten by its next change).
+                let written = to_json(&s)
+                    .map_err(io::Error::other)
+                    .and_then(|bytes| write_atomic(path, &bytes, dirs));
+                if let Err(error) = written {
+                    tracing::warn!(path = %path.display(), %error,
+                        "cannot re-save a migrated session; serving it migrated");
+                }
             }
             Item::Session(Box::new(s), path.to_path_buf())
         }
