@@ -516,3 +516,40 @@ fn a_record_whose_file_cannot_be_written_keeps_the_journal() {
     );
     assert!(journal_names(root).is_empty());
 }
+
+/// Content crafted to look like record headers (raw modal HTML can hold any byte) costs at
+/// most the checksum budget: with a tiny budget the scan gives up and reports damage (the
+/// segment is kept aside) instead of spending quadratic time; with the normal budget the
+/// record after it is found.
+#[test]
+fn record_like_content_is_bounded_by_the_resync_budget() {
+    // 200 fake headers: kind 1, a high submission number, a length that fits, a wrong CRC.
+    let mut fake = Vec::new();
+    for _ in 0..200 {
+        fake.extend_from_slice(&MAGIC);
+        fake.extend_from_slice(&1000_u32.to_le_bytes());
+        fake.extend_from_slice(&[0; 4]);
+        fake.extend_from_slice(&u64::MAX.to_le_bytes());
+        fake.push(KIND_WRITE);
+        fake.resize(fake.len() + 9, b'x');
+    }
+    let mut buf = Vec::new();
+    write_rec(&mut buf, 1, "tasks/p1/a.json", Some(b"a"));
+    let damaged_at = buf.len();
+    write_rec(&mut buf, 2, "modals/m.html", Some(&fake));
+    write_rec(&mut buf, 3, "tasks/p1/c.json", Some(b"c"));
+    buf[damaged_at..damaged_at + HEADER].fill(0xEE);
+
+    let scanned = recover::scan(&buf);
+    let paths: Vec<_> = scanned.records.iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["tasks/p1/a.json", "tasks/p1/c.json"]);
+
+    let starved = recover::scan_within(&buf, 10_000);
+    assert_eq!(starved.records.len(), 1);
+    assert_eq!(starved.gaps.len(), 1);
+    assert!(
+        !starved.gaps[0].tail && starved.damaged(),
+        "kept aside, not a tail"
+    );
+    assert!(starved.gaps[0].describe().contains("gave up"));
+}

@@ -4,7 +4,10 @@
 //! for the next one: first at the end declared by an intact header (a record whose payload
 //! fails its checksum), then at every later occurrence of the magic whose record decodes with
 //! a matching checksum and a submission number above the last valid one (numbers increase
-//! within a segment). What lies between is a *gap*:
+//! within a segment). Candidates are filtered by cheap checks before their checksum, and the
+//! checksumming per segment is bounded (16 × its size + 64 MiB), so content crafted to look
+//! like records cannot stall the start-up; past the bound the rest of the segment counts as
+//! damaged. What lies between is a *gap*:
 //! - a gap with no valid record after it is the **torn tail** left by a crash during an
 //!   append: a batch that was never acknowledged. It is logged as a warning; the segment is
 //!   deleted after the replay like an intact one;
@@ -31,7 +34,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Decoded, FIXED, HEADER, JOURNAL_DIR, MAGIC, MAX_PAYLOAD, Record, decode, resolve};
+use super::{
+    Decoded, FIXED, HEADER, JOURNAL_DIR, KIND_REMOVE, KIND_WRITE, MAGIC, MAX_PAYLOAD, Record,
+    decode, resolve,
+};
 use crate::durable::{fsync_dir, remove_file, replace_file, sync_paths};
 use crate::error::{FsStoreError, NAMED_IN_ERROR};
 use crate::load::{Entry, classify, read_regular};
@@ -127,24 +133,66 @@ fn valid_at(buf: &[u8], at: usize, after: Option<u64>) -> Option<u64> {
     }
 }
 
-/// The first position from `from` on where a valid record may resume the replay.
-fn next_valid(buf: &[u8], from: usize, after: Option<u64>) -> Option<(usize, u64)> {
+/// Where the scan resumes after invalid bytes.
+enum Resume {
+    /// At a valid record (its offset and submission number).
+    At(usize, u64),
+    /// Nothing valid follows.
+    Nothing,
+    /// The checksum budget ran out before a valid record was found.
+    GaveUp,
+}
+
+/// Bytes the resynchronisation of one segment may checksum: candidates are rejected by cheap
+/// checks first, but content crafted to look like records (modal HTML is stored raw) must not
+/// make the start-up quadratic.
+fn resync_budget(segment_len: usize) -> usize {
+    segment_len.saturating_mul(16).saturating_add(64 << 20)
+}
+
+/// The first position from `from` on where a valid record may resume the replay. Before its
+/// checksum, a candidate must have a plausible length that fits in `buf`, a known kind (keep
+/// in step with `decode`) and a submission number above `after`; entity JSON cannot contain
+/// such a header (its control bytes are escaped), so only raw content costs checksums, which
+/// are charged to `budget`.
+fn next_valid(buf: &[u8], from: usize, after: Option<u64>, budget: &mut usize) -> Resume {
     let mut at = from;
     loop {
-        let found = at
-            + buf
-                .get(at..)?
-                .windows(MAGIC.len())
-                .position(|w| w == MAGIC)?;
-        if let Some(gsn) = valid_at(buf, found, after) {
-            return Some((found, gsn));
-        }
+        let Some(found) = buf
+            .get(at..)
+            .and_then(|rest| rest.windows(MAGIC.len()).position(|w| w == MAGIC))
+            .map(|i| at + i)
+        else {
+            return Resume::Nothing;
+        };
         at = found + 1;
+        let Some(h) = header_at(buf, found) else {
+            continue;
+        };
+        let payload = &buf[found + HEADER..];
+        let plausible = payload.len() >= h.len
+            && matches!(payload.get(8), Some(&(KIND_WRITE | KIND_REMOVE)))
+            && h.gsn.is_some_and(|g| after.is_none_or(|a| g > a));
+        if !plausible {
+            continue;
+        }
+        let Some(left) = budget.checked_sub(h.len) else {
+            return Resume::GaveUp;
+        };
+        *budget = left;
+        if let Some(gsn) = valid_at(buf, found, after) {
+            return Resume::At(found, gsn);
+        }
     }
 }
 
 /// Scans one segment (see the module docs).
 pub(super) fn scan(buf: &[u8]) -> Scan<'_> {
+    scan_within(buf, resync_budget(buf.len()))
+}
+
+/// [`scan`] with an explicit resynchronisation budget, in bytes checksummed.
+pub(super) fn scan_within(buf: &[u8], mut budget: usize) -> Scan<'_> {
     let mut out = Scan::default();
     let mut at = 0;
     let mut last = None;
@@ -166,8 +214,11 @@ pub(super) fn scan(buf: &[u8]) -> Scan<'_> {
         let header = why.and_then(|_| header_at(buf, at));
         let declared_end = header.as_ref().map(|h| at + HEADER + h.len);
         let skip = declared_end.and_then(|end| valid_at(buf, end, last).map(|gsn| (end, gsn)));
-        let resume = skip.or_else(|| next_valid(buf, at + 1, last));
-        let gap = |range, tail, after| Gap {
+        let resume = match skip {
+            Some((next, gsn)) => Resume::At(next, gsn),
+            None => next_valid(buf, at + 1, last, &mut budget),
+        };
+        let gap = |range, tail, why: Option<&'static str>, after| Gap {
             range,
             tail,
             why: why.unwrap_or("zeroed header"),
@@ -177,12 +228,18 @@ pub(super) fn scan(buf: &[u8]) -> Scan<'_> {
             after,
         };
         match resume {
-            Some((next, gsn)) => {
-                out.gaps.push(gap(at..next, false, Some(gsn)));
+            Resume::At(next, gsn) => {
+                out.gaps.push(gap(at..next, false, why, Some(gsn)));
                 at = next;
             }
-            None => {
-                out.gaps.push(gap(at..at + used + 1, true, None));
+            Resume::Nothing => {
+                out.gaps.push(gap(at..at + used + 1, true, why, None));
+                break;
+            }
+            Resume::GaveUp => {
+                // Not a torn tail: valid records may follow, so the segment is kept aside.
+                let why = Some("resynchronisation gave up: too many record-like byte sequences");
+                out.gaps.push(gap(at..at + used + 1, false, why, None));
                 break;
             }
         }
