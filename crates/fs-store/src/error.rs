@@ -39,6 +39,90 @@ pub enum FsStoreError {
     /// A write failed; shared by every caller whose change it carried.
     #[error(transparent)]
     Shared(Arc<FsStoreError>),
+    /// At start-up, acknowledged changes in the journal could not be written to their files.
+    /// Nothing was dropped: every other file was written and synced, and the journal is kept
+    /// as it is, so the next start replays it again. The message names each file, its OS
+    /// error, and how to recover.
+    #[error("{}", replay_message(failed, journal))]
+    JournalReplay {
+        /// The files that could not be written or removed, with their OS errors (at least one).
+        failed: Vec<(PathBuf, Arc<io::Error>)>,
+        /// The journal directory that was kept (`<data_dir>/.maestro-journal`).
+        journal: PathBuf,
+    },
+}
+
+/// Files named in a [`FsStoreError::JournalReplay`] message (the others are logged).
+pub(crate) const NAMED_IN_ERROR: usize = 5;
+
+/// What the operator can do about a failed file write, by its OS error.
+fn advice(e: &io::Error) -> &'static str {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::PermissionDenied => {
+            "Make the directory writable by the user the server runs as, then start again."
+        }
+        K::ReadOnlyFilesystem => "Remount the file system read-write, then start again.",
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+            "Free disk space (or raise the quota), then start again."
+        }
+        K::NotADirectory => {
+            "A file is in the way where a directory is needed: move it aside, then start again."
+        }
+        K::IsADirectory => {
+            "A directory is in the way where a file is needed: move it aside, then start again."
+        }
+        K::InvalidFilename => {
+            "The file name is not valid on this file system (too long?): this change can never \
+             be written here, so the only way to start is to give it up (below)."
+        }
+        _ => "Fix the cause, then start again.",
+    }
+}
+
+fn replay_message(failed: &[(PathBuf, Arc<io::Error>)], journal: &std::path::Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = match failed {
+        [(path, e)] => format!("cannot write {} from the journal: {e}.", path.display()),
+        _ => {
+            let mut s = format!("cannot write {} files from the journal:", failed.len());
+            for (path, e) in failed.iter().take(NAMED_IN_ERROR) {
+                let _ = write!(s, " {}: {e};", path.display());
+            }
+            if failed.len() > NAMED_IN_ERROR {
+                let _ = write!(
+                    s,
+                    " and {} more (each is in the log);",
+                    failed.len() - NAMED_IN_ERROR
+                );
+            }
+            s.pop();
+            s.push('.');
+            s
+        }
+    };
+    let mut advised = Vec::new();
+    for (_, e) in failed {
+        let a = advice(e);
+        if !advised.contains(&a) {
+            advised.push(a);
+            let _ = write!(out, " {a}");
+        }
+    }
+    let (these, is, it) = if failed.len() == 1 {
+        ("this change", "is", "it is")
+    } else {
+        ("these changes", "are", "they are")
+    };
+    let _ = write!(
+        out,
+        " Nothing was dropped: the journal {journal} keeps {these} (acknowledged to clients) \
+         and is replayed at every start until {it} written; every other change in it has been \
+         written. To give up {these} instead, move that directory out of the data directory \
+         and start again: only {these} {is} then lost.",
+        journal = journal.display(),
+    );
+    out
 }
 
 impl FsStoreError {
@@ -69,7 +153,7 @@ impl FsStoreError {
                 io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
             ),
             Self::Shared(inner) => inner.is_out_of_space(),
-            Self::Serialize { .. } | Self::Task(_) => false,
+            Self::Serialize { .. } | Self::Task(_) | Self::JournalReplay { .. } => false,
         }
     }
 
@@ -78,7 +162,7 @@ impl FsStoreError {
         match self {
             Self::Io { .. } => true,
             Self::Shared(inner) => inner.is_io(),
-            Self::Serialize { .. } | Self::Task(_) => false,
+            Self::Serialize { .. } | Self::Task(_) | Self::JournalReplay { .. } => false,
         }
     }
 }

@@ -34,14 +34,20 @@
 //! 3. A checkpoint seals the current segment, waits until every change in it reached its file,
 //!    `fsync`s every file and directory written since the previous checkpoint, and only then
 //!    deletes the sealed segments (and `fsync`s the journal directory).
-//! 4. [`recover`], before the store loads, replays every segment in order, record by record,
-//!    up to the first record that is torn or invalid in each segment; applies the final state
-//!    of each file atomically, `fsync`s what it wrote and deletes the journal.
+//! 4. [`recover`] (module `recover`), before the store loads, replays every valid record of
+//!    every segment in order, applies the final state of each file atomically, `fsync`s what
+//!    it wrote and deletes the journal. Invalid bytes at the end of a segment are the torn
+//!    tail of a crash; invalid bytes followed by valid records are damage: the replay
+//!    resynchronises on the next valid record, and the segment is kept aside
+//!    (`damaged-<unix ms>-<name>`, never replayed again) with an error log saying what was
+//!    lost. A change whose file cannot be written is never dropped: the journal is kept and
+//!    the store does not open ([`FsStoreError::JournalReplay`]).
 //!
 //! # Crash cases
 //! - *During an append*: the batch was not acknowledged. Its records are complete, partly
-//!   written or zero; the checksum stops the replay at the first incomplete one. Records after
-//!   it can only belong to the same unacknowledged batch.
+//!   written or zero; the checksum rejects the incomplete ones. Valid records after an invalid
+//!   one in that batch (the disk may persist pages out of order) are replayed too, which is
+//!   allowed for an unacknowledged batch; the segment is then reported as damaged.
 //! - *After the `fdatasync`, before or during the file writes*: the files are old (or some
 //!   new, renames are atomic); the replay writes the journaled state.
 //! - *During a checkpoint*: the segments still exist until every file they cover is durable;
@@ -53,17 +59,19 @@
 //! - *After a failed append*: the segment is sealed as it is and a new one is started; its
 //!   valid prefix still counts, the failed batch was reported to its writers.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::crc::Crc32c;
-use crate::durable::{ensure_dir, fsync_dir, remove_file, replace_file, sync_paths};
+use crate::durable::{ensure_dir, fsync_dir, remove_file};
 use crate::error::FsStoreError;
+
+mod recover;
+
+pub(crate) use recover::recover;
 
 /// The journal's directory under the data directory.
 pub(crate) const JOURNAL_DIR: &str = ".maestro-journal";
@@ -416,156 +424,11 @@ pub(crate) fn delete_segments(
     }
 }
 
-/// What [`recover`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Replayed {
-    /// Segment files read.
-    pub(crate) segments: usize,
-    /// Valid records found.
-    pub(crate) records: usize,
-    /// Files written or removed.
-    pub(crate) files: usize,
-}
-
-/// The last journaled state of a file during replay.
-struct Final {
-    /// Position of its last record.
-    last: usize,
-    /// Its content (segment index, byte range), or `None` when removed.
-    data: Option<(usize, Range<usize>)>,
-}
-
 /// A safe relative path (only normal components) under `root`.
 fn resolve(root: &Path, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
     let normal = p.components().all(|c| matches!(c, Component::Normal(_)));
     (normal && !rel.is_empty()).then(|| root.join(p))
-}
-
-/// The segment files of `dir`, in replay order.
-fn list_segments(dir: &Path) -> Result<Vec<PathBuf>, FsStoreError> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(FsStoreError::io("list", dir, e)),
-    };
-    let mut found = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| FsStoreError::io("list", dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let seq = name
-            .strip_prefix("journal-")
-            .filter(|_| name.ends_with(".log"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|s| s.parse::<u64>().ok());
-        if let Some(seq) = seq {
-            found.push((seq, name, entry.path()));
-        }
-    }
-    found.sort();
-    Ok(found.into_iter().map(|(_, _, p)| p).collect())
-}
-
-/// Replays the journal of the data directory `root` into its files, makes them durable and
-/// deletes the journal (see the module docs). A record whose file cannot be written is skipped
-/// with a warning.
-///
-/// # Errors
-/// [`FsStoreError::Io`] when a segment cannot be read, or the replayed files cannot be made
-/// durable, or the journal cannot be deleted; the journal is then kept.
-pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
-    let dir = root.join(JOURNAL_DIR);
-    let segments = list_segments(&dir)?;
-    let mut stats = Replayed {
-        segments: segments.len(),
-        ..Replayed::default()
-    };
-    if segments.is_empty() {
-        return Ok(stats);
-    }
-    let mut contents = Vec::with_capacity(segments.len());
-    for seg in &segments {
-        contents.push(fs::read(seg).map_err(|e| FsStoreError::io("read", seg, e))?);
-    }
-    // Final state per file (None = removed) and the position of its last record; strays with
-    // the position of the record that asked for their removal.
-    let mut finals: HashMap<PathBuf, Final> = HashMap::new();
-    let mut strays: Vec<(usize, PathBuf)> = Vec::new();
-    let mut order = 0;
-    for (i, (seg, bytes)) in segments.iter().zip(&contents).enumerate() {
-        let mut at = 0;
-        loop {
-            match decode(bytes, at) {
-                Decoded::Record(rec, next) => {
-                    order += 1;
-                    stats.records += 1;
-                    let data = rec.data.map(|d| {
-                        let start = d.as_ptr() as usize - bytes.as_ptr() as usize;
-                        (i, start..start + d.len())
-                    });
-                    match resolve(root, rec.path) {
-                        Some(p) => {
-                            finals.insert(p, Final { last: order, data });
-                        }
-                        None => tracing::warn!(path = rec.path, "journal: skipping unsafe path"),
-                    }
-                    if let Some(s) = rec.stray.and_then(|s| resolve(root, s)) {
-                        strays.push((order, s));
-                    }
-                    at = next;
-                }
-                Decoded::End => break,
-                Decoded::Invalid(why) => {
-                    tracing::warn!(segment = %seg.display(), offset = at, why,
-                        "journal: torn or invalid record; replaying the records before it");
-                    break;
-                }
-            }
-        }
-    }
-    let mut files = Vec::new();
-    let mut dirs = Vec::new();
-    for (path, Final { data, .. }) in &finals {
-        let done = match data {
-            Some((i, range)) => replace_file(path, &contents[*i][range.clone()]).map(|()| {
-                files.push(path.clone());
-            }),
-            None => remove_file(path).map(|_| ()),
-        };
-        match done {
-            Ok(()) => {
-                stats.files += 1;
-                dirs.extend(path.parent().map(Path::to_path_buf));
-            }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e,
-                "journal: cannot replay a record; skipping it"),
-        }
-    }
-    for (at, stray) in strays {
-        // A record for that path after the removal request wins.
-        if finals.get(&stray).is_some_and(|f| f.last > at) {
-            continue;
-        }
-        match remove_file(&stray) {
-            Ok(_) => dirs.extend(stray.parent().map(Path::to_path_buf)),
-            Err(e) => tracing::warn!(path = %stray.display(), error = %e,
-                "journal: cannot remove superseded file"),
-        }
-    }
-    dirs.sort();
-    dirs.dedup();
-    if let Some((path, e)) = sync_paths(&files, &dirs).into_iter().next() {
-        return Err(FsStoreError::io("sync", path, e));
-    }
-    delete_segments(&dir, segments)
-        .map_err(|(left, e)| FsStoreError::io("delete journal", left.first().unwrap_or(&dir), e))?;
-    tracing::info!(
-        segments = stats.segments,
-        records = stats.records,
-        files = stats.files,
-        "journal replayed"
-    );
-    Ok(stats)
 }
 
 #[cfg(test)]

@@ -19,11 +19,14 @@
 //! # Design
 //! - **Memory first.** [`FsStore::open`] replays the journal (module `journal`), reads every
 //!   file in parallel (module `load`), applies the start-up migrations of ref §3.9 (module
-//!   `migrate`) and keeps everything in memory; reads never touch the disk.
+//!   `migrate`), restores the missing side of session↔task links a crash left one-sided
+//!   (module `links`) and keeps everything in memory; reads never touch the disk.
 //! - **Durable by journal.** A port method returns once its change is in the write-ahead
 //!   journal `.maestro-journal/` and `fdatasync`ed; concurrent writers share one sync (group
 //!   commit, module `writer`). Every acknowledged change survives a crash or `SIGKILL`: the
-//!   next [`FsStore::open`] replays the journal into the files.
+//!   next [`FsStore::open`] replays the journal into the files. A damaged journal segment is
+//!   replayed around the damage and kept aside; a change whose file cannot be written stops
+//!   the start-up instead of being dropped (module `journal`).
 //! - **Atomic files, synced in bulk.** Entity files are replaced by temp file + rename (a
 //!   reader never sees a torn file) without a per-file `fsync`; a checkpoint `fsync`s them all
 //!   before the journal is deleted (when it exceeds [`FsStoreOptions::checkpoint_bytes`], and
@@ -50,6 +53,7 @@ mod error;
 mod failure_tests;
 mod journal;
 mod layout;
+mod links;
 mod load;
 mod migrate;
 mod op;
@@ -167,13 +171,23 @@ impl FsStore {
     /// (they stay on disk), removes leftover temp files, and applies the migrations of ref
     /// §3.9 (sessions are re-saved when a field was filled in; legacy team-member tasks are
     /// deleted; legacy `mail/<parent>/<id>.json` files are converted to flat typed mail).
+    /// A session↔task link recorded on one side only (a crash between the two writes of a
+    /// link change) is restored on the other side, and the repaired files are re-saved.
     ///
     /// Must be called within a Tokio runtime: the store writes on its blocking pool.
     ///
+    /// Entries that are not regular files or directories (FIFOs, sockets, devices, dangling
+    /// links) are skipped with a warning and never opened; a symbolic link counts as what it
+    /// points to.
+    ///
     /// # Errors
-    /// [`FsStoreError::Io`] when the directory cannot be created or listed, the journal
-    /// cannot be replayed, or a migration write fails hard; [`FsStoreError::Task`] when a
-    /// loader thread panics.
+    /// - [`FsStoreError::JournalReplay`] when acknowledged changes in the journal cannot be
+    ///   written to their files (permissions, a full disk, a file name too long, a file where
+    ///   a directory must be, …). Nothing is dropped: the journal is kept and the message
+    ///   names each file, its OS error and how to recover; print it as it is.
+    /// - [`FsStoreError::Io`] when the directory cannot be created or listed, a journal
+    ///   segment cannot be read or retired, or the replayed files cannot be synced.
+    /// - [`FsStoreError::Task`] when a loader thread panics.
     pub async fn open(data_dir: impl Into<PathBuf>) -> Result<FsStore, FsStoreError> {
         Self::open_with(data_dir, FsStoreOptions::default()).await
     }

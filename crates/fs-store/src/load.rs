@@ -1,12 +1,14 @@
 //! Start-up: create the layout, replay the journal, read every file in parallel, migrate
-//! legacy shapes.
+//! legacy shapes, repair one-sided session↔task links (module `links`).
 //!
 //! Directory listings are read on one thread; file reads, JSON parsing, migrations and
 //! deserialization run on a small pool of scoped threads that pull work in chunks from a
 //! shared index. A file that cannot be read or parsed is skipped with a warning and left on
-//! disk. Migrations that must be written back (ref §3.9: sessions with filled-in fields,
-//! removed team-member tasks, legacy mail converted to typed mail) are done durably before
-//! `open` returns.
+//! disk. Entries that are neither regular files nor directories (FIFOs, sockets, devices,
+//! dangling links) are skipped with a warning and never opened: reading a FIFO would block
+//! the start-up forever. A symbolic link counts as what it points to. Migrations that must be
+//! written back (ref §3.9: sessions with filled-in fields, removed team-member tasks, legacy
+//! mail converted to typed mail) and link repairs are done durably before `open` returns.
 
 use std::collections::HashMap;
 use std::fs;
@@ -25,6 +27,7 @@ use crate::durable::{DirSyncs, ensure_dir, fsync_dir, is_temp_name, remove_durab
 use crate::error::FsStoreError;
 use crate::journal;
 use crate::layout::{Layout, OVERRIDE_SUFFIX, TOP_DIRS, check_id};
+use crate::links;
 use crate::migrate::{self, TaskLoad};
 use crate::op::{Stray, to_json};
 
@@ -161,7 +164,71 @@ struct DirEntryInfo {
     is_dir: bool,
 }
 
-/// Lists `dir`, removing our leftover temp files (a crash mid-write leaves them behind).
+/// What a directory entry is, a symbolic link being what it points to (as the reference's
+/// `readFile`/`stat` saw it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// Anything else (FIFO, socket, device, dangling link): never opened.
+    Other(&'static str),
+}
+
+/// Classifies `entry` without opening it.
+pub(crate) fn classify(entry: &fs::DirEntry) -> Entry {
+    use std::os::unix::fs::FileTypeExt;
+    let ty = match entry.file_type() {
+        Ok(t) if !t.is_symlink() => t,
+        // A symbolic link (or an entry whose type the listing did not give): follow it.
+        _ => match fs::metadata(entry.path()) {
+            Ok(m) => m.file_type(),
+            Err(_) => return Entry::Other("dangling symbolic link"),
+        },
+    };
+    if ty.is_file() {
+        Entry::File
+    } else if ty.is_dir() {
+        Entry::Dir
+    } else if ty.is_fifo() {
+        Entry::Other("FIFO")
+    } else if ty.is_socket() {
+        Entry::Other("socket")
+    } else if ty.is_block_device() || ty.is_char_device() {
+        Entry::Other("device")
+    } else {
+        Entry::Other("special file")
+    }
+}
+
+/// Reads a regular file. The file is opened without blocking and checked first, so an entry
+/// replaced by a FIFO after it was listed fails instead of blocking the start-up forever.
+///
+/// # Errors
+/// The I/O error; `InvalidInput` when `path` is not a regular file.
+pub(crate) fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblock)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Lists `dir`, removing our leftover temp files (a crash mid-write leaves them behind) and
+/// skipping, with a warning, entries that are neither regular files nor directories.
 fn entries(dir: &Path) -> Result<Vec<DirEntryInfo>, FsStoreError> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -173,10 +240,15 @@ fn entries(dir: &Path) -> Result<Vec<DirEntryInfo>, FsStoreError> {
         let entry = entry.map_err(|e| FsStoreError::io("list", dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let is_dir = entry
-            .file_type()
-            .map(|t| t.is_dir())
-            .unwrap_or_else(|_| path.is_dir());
+        let is_dir = match classify(&entry) {
+            Entry::File => false,
+            Entry::Dir => true,
+            Entry::Other(kind) => {
+                tracing::warn!(path = %path.display(), kind,
+                    "skipping an entry that is not a regular file or directory");
+                continue;
+            }
+        };
         if !is_dir && is_temp_name(&name) {
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!(path = %path.display(), error = %e, "cannot remove temp file");
@@ -260,7 +332,7 @@ fn scan(layout: &Layout) -> Result<(Vec<Job>, Vec<PathBuf>), FsStoreError> {
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = read_regular(path).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| e.to_string())
 }
 
@@ -300,8 +372,15 @@ fn process(job: &Job, dirs: &DirSyncs) -> Result<Option<Item>, String> {
             let (s, changed) = migrate::session(v)?;
             ids_ok(&[&s.id])?;
             if changed {
-                let bytes = to_json(&s).map_err(|e| e.to_string())?;
-                write_atomic(path, &bytes, dirs).map_err(|e| e.to_string())?;
+                // A session that cannot be re-saved is still served, migrated; its file is
+                // migrated again at the next start (or rewritten by its next change).
+                let written = to_json(&s)
+                    .map_err(io::Error::other)
+                    .and_then(|bytes| write_atomic(path, &bytes, dirs));
+                if let Err(error) = written {
+                    tracing::warn!(path = %path.display(), %error,
+                        "cannot re-save a migrated session; serving it migrated");
+                }
             }
             Item::Session(Box::new(s), path.to_path_buf())
         }
@@ -473,6 +552,7 @@ pub(crate) fn load(root: PathBuf, dirs: &DirSyncs) -> Result<(Layout, Loaded), F
     for m in converted {
         loaded.mail.insert(m.id.clone(), m);
     }
+    links::reconcile(&layout, dirs, &mut loaded);
     tracing::info!(
         dir = %layout.root().display(),
         projects = loaded.projects.len(),

@@ -149,3 +149,28 @@ async fn a_failed_file_write_is_retried_until_it_succeeds() {
         "checkpointed once every file holds its change"
     );
 }
+
+/// A legacy session that the start-up migration cannot re-save (here: its temp file's name
+/// would exceed the file system's limit, a real ENAMETOOLONG that also stops root) is still
+/// served, migrated, and its file is left as it was, to be migrated again at the next start.
+/// It used to be skipped as if unreadable, so every legacy session of an unwritable
+/// `sessions/` directory disappeared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migrated_session_that_cannot_be_resaved_is_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = serde_json::json!({"id": "sess_legacy", "projectId": "p1", "taskId": "task_1",
+        "status": "idle", "startedAt": 1, "lastActivity": 1});
+    let name = format!("{}.json", "s".repeat(245));
+    let path = dir.path().join("sessions").join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let bytes = serde_json::to_vec(&legacy).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let s = maestro_domain::ports::SessionRepository::get(&*store.sessions, "sess_legacy")
+        .await
+        .unwrap()
+        .expect("the session is served");
+    assert_eq!(s.task_ids, ["task_1"]);
+    assert_eq!(s.name, "Session sess_legacy");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "file left as it was");
+}

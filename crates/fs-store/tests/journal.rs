@@ -198,3 +198,86 @@ async fn torn_journal_tail_is_replayed_up_to_the_last_valid_record() {
     );
     assert_eq!(on_disk(root, &v2), Some(json(&v2)));
 }
+
+/// Issue 12 item 8: one flipped byte in the middle of a 200-record journal used to stop the
+/// replay there (100 tasks of 200) and delete the journal. Every record before and after the
+/// damage is recovered, and the damaged segment is kept aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_mid_journal_loses_only_the_damaged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let crashed = FsStore::open_with(root, deferred()).await.unwrap();
+    let mut acked = Vec::new();
+    for i in 0..200 {
+        let t = task(&format!("task_{i:03}"), "p1", T0 + i);
+        acked.push(crashed.tasks.insert(t).await.unwrap());
+    }
+    let seg = segments(root).pop().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let used = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+    bytes[used / 2] ^= 0x40;
+    std::fs::write(&seg, &bytes).unwrap();
+
+    let reopened = FsStore::open(root).await.unwrap();
+    let mut missing = Vec::new();
+    for t in &acked {
+        match reopened.tasks.get(&t.id).await.unwrap() {
+            Some(got) => assert_eq!(Some(got), loaded(t.clone())),
+            None => missing.push(t.id.clone()),
+        }
+    }
+    assert_eq!(
+        missing.len(),
+        1,
+        "only the damaged record is lost: {missing:?}"
+    );
+    let kept = segments(root);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let name = kept[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("damaged-"), "{name}");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes, "kept as it was");
+    // The next start does not replay it again.
+    drop(reopened);
+    let again = FsStore::open(root).await.unwrap();
+    assert_eq!(again.tasks.len(), 199);
+}
+
+/// Issue 12 item 2 (start-up): a journaled change whose file cannot be written makes `open`
+/// fail with a message naming the file and the way out; the journal is kept, and once the
+/// cause is fixed the change is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_refuses_to_drop_a_change_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let crashed = FsStore::open_with(root, deferred()).await.unwrap();
+    let t = crashed
+        .tasks
+        .insert(task("task_1", "p_blocked", T0))
+        .await
+        .unwrap();
+    drop(crashed);
+    // A regular file where the project's task directory must go (a real ENOTDIR, also for
+    // root, whom permission bits would not stop).
+    let blocker = root.join("tasks/p_blocked");
+    std::fs::write(&blocker, "in the way").unwrap();
+    let journal = segments(root);
+    assert_eq!(journal.len(), 1);
+
+    let err = FsStore::open(root).await.err().expect("open must fail");
+    let msg = err.to_string();
+    for needle in [
+        "tasks/p_blocked/task_1.json",
+        "Not a directory",
+        "move it aside, then start again",
+        ".maestro-journal",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} in {msg}");
+    }
+    assert_eq!(segments(root), journal, "the journal is kept");
+
+    std::fs::remove_file(&blocker).unwrap();
+    let store = FsStore::open(root).await.unwrap();
+    assert_eq!(store.tasks.get("task_1").await.unwrap(), loaded(t.clone()));
+    assert_eq!(on_disk(root, &t), Some(json(&t)));
+    assert!(segments(root).is_empty());
+}

@@ -376,10 +376,16 @@ async fn unknown_fields_survive_updates_and_legacy_files_move() {
     assert!(!root.join(format!("tasks/{TD}.json")).exists());
     store.tasks.update(TD, &patch, 1706800000003).await.unwrap();
 
-    // Session unknown key through an append.
+    // Session unknown key through an append (both sides of the link, as the service does:
+    // a one-sided link would be repaired by the reopen below).
     store
         .sessions
         .add_task(S1, TD, 1706800000004)
+        .await
+        .unwrap();
+    store
+        .tasks
+        .add_session(TD, S1, 1706800000004)
         .await
         .unwrap();
     store.flush().await.unwrap();

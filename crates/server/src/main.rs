@@ -88,21 +88,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let (result, serving) = match command {
-        Command::Migrate => (runtime.block_on(migrate(&cfg)), false),
+    let result = match command {
+        Command::Migrate => runtime.block_on(migrate(&cfg)),
         Command::ImportFs { data_dir } => {
             let dir = data_dir.unwrap_or_else(|| cfg.data_dir.clone());
-            (runtime.block_on(import_fs(&cfg, &dir)), false)
+            runtime.block_on(import_fs(&cfg, &dir))
         }
-        Command::Serve | Command::Config => (runtime.block_on(serve(cfg, env)), true),
+        Command::Serve | Command::Config => runtime.block_on(serve(cfg, env)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // The one-shot commands report on stderr only; the server also logs it.
-            if serving {
-                tracing::error!(error = ?e, "maestro-server failed");
-            }
+            // One message: the cause chain on one line (`{:#}`), never the `Debug` form,
+            // which adds a backtrace whenever RUST_BACKTRACE is set.
             eprintln!("maestro-server: {e:#}");
             std::process::ExitCode::FAILURE
         }
@@ -130,10 +128,17 @@ async fn import_fs(cfg: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// `maestro-server [serve]`.
 async fn serve(cfg: Config, env: BTreeMap<String, String>) -> anyhow::Result<()> {
+    // A start-up failure (the store cannot be opened, the port is taken, …) is reported once,
+    // by `main`, on stderr.
     let server = Server::build(&cfg, &env).await?;
     server.write_server_url(&cfg.data_dir).await;
     tracing::info!(addr = %server.local_addr()?, url = %server.server_url, "maestro-server listening");
     // Machine-readable ready line for supervisors and tests.
     println!("maestro-server listening on {}", server.local_addr()?);
-    server.serve(shutdown_signal()).await
+    let served = server.serve(shutdown_signal()).await;
+    // While serving, failures go to the log as well.
+    if let Err(e) = &served {
+        tracing::error!(error = %format_args!("{e:#}"), "maestro-server failed");
+    }
+    served
 }
