@@ -1,7 +1,8 @@
 //! The real binary refuses WebSocket upgrades and requests from foreign origins and hosts
 //! (spec §8.1, §8.5) before they reach the bridge or a handler, keeps serving the clients
 //! that must work (the CLI and `maestro session watch` without `Origin`, the desktop app with
-//! `tauri://localhost`, a dev UI on a loopback origin), and refuses a `*` origin at start-up.
+//! `tauri://localhost`, a dev UI on a loopback origin), closes an oversized WebSocket message
+//! with 1009, and refuses a `*` origin at start-up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,6 +13,7 @@ use common::ServerProc;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 type Ws =
@@ -209,6 +211,25 @@ async fn configured_hosts_and_origins_are_served() {
         upgrade(&server, &[("origin", "https://other.example.com")]).await,
         "http.cors_origins",
     );
+}
+
+#[tokio::test]
+async fn an_oversized_websocket_message_closes_with_1009() {
+    let (server, _home) = start(&[]);
+    let mut ws = upgrade(&server, &[]).await.expect("connect");
+    // The default limit is 1 MiB; the send itself may fail once the server has closed.
+    let _ = ws.send(Message::text("x".repeat((1 << 20) + 1))).await;
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("no Close frame within the wait bound")
+            .expect("ended without a Close frame (1006)")
+            .expect("read error before a Close frame (1006)");
+        if let Message::Close(frame) = msg {
+            assert_eq!(frame.expect("a code").code, CloseCode::Size);
+            return;
+        }
+    }
 }
 
 #[test]
