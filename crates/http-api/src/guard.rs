@@ -14,6 +14,11 @@
 //! `Origin` on every upgrade and every cross-origin or state-changing request, so the attacks
 //! these checks stop always carry them.
 //!
+//! A refused `Host` is 403 `FORBIDDEN`, not 421 Misdirected Request: 421 would need a code
+//! outside spec §2's list, and it tells HTTP/2 clients to retry on another connection, which
+//! cannot help here; every client already handles 403, and the body names the key
+//! (`http.allowed_hosts`) that admits the name.
+//!
 //! [`guarded`] applies the checks around a finished router, so they see what the server
 //! layers outside the REST router (the WebSocket bridge) as well.
 
