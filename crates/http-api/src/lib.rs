@@ -22,13 +22,17 @@ use tower_http::trace::TraceLayer;
 
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod log_digest;
 pub mod metrics;
+pub mod request_policy;
 mod routes;
 pub mod skills;
 pub mod workflow_templates;
 
 pub use error::{ApiError, ApiResult};
+pub use guard::guarded;
+pub use request_policy::{HostPolicy, OriginPolicy, PolicyError, RequestPolicy};
 
 /// Real-time delivery status for `GET /ws-status` (implemented by the gateway).
 pub trait RealtimeStatus: Send + Sync {
@@ -55,8 +59,10 @@ pub trait ReadinessCheck: Send + Sync {
 pub struct ApiConfig {
     /// Maximum request body, bytes (spec §2: 1 MiB default).
     pub body_limit_bytes: usize,
-    /// Allowed CORS origins; empty = mirror any origin (the reference's behaviour).
-    pub cors_origins: Vec<String>,
+    /// Allowed hosts and origins (spec §8.1, §8.5): the CORS layer echoes an allowed
+    /// `Origin` (with `Vary: Origin`) and omits `Access-Control-Allow-Origin` for any other;
+    /// [`guarded`] refuses the rest. Default: [`RequestPolicy::default`] (loopback only).
+    pub policy: Arc<RequestPolicy>,
     /// Home directory for skills (`~/.claude/skills`, `~/.agents/skills`).
     pub home_dir: PathBuf,
     /// Claude Code transcripts (`~/.claude/projects`) for log digests.
@@ -70,7 +76,7 @@ impl Default for ApiConfig {
             .unwrap_or_default();
         Self {
             body_limit_bytes: 1024 * 1024,
-            cors_origins: Vec::new(),
+            policy: Arc::new(RequestPolicy::default()),
             claude_projects_dir: home.join(".claude").join("projects"),
             home_dir: home,
         }
@@ -144,12 +150,12 @@ impl RealtimeStatus for NoRealtime {
     }
 }
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// `X-Request-Id` values: random UUID v4 text drawn from the thread-local generator, so a
 /// request costs no `getrandom` system call (tower-http's `MakeRequestUuid` makes one).
 #[derive(Clone, Copy)]
-struct RandomRequestId;
+pub(crate) struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
@@ -161,17 +167,14 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// CORS (spec §8.5): an allowed origin is echoed, never `*` (credentials are on); a refused
+/// one gets no `Access-Control-Allow-Origin`. `Vary: Origin` is on every answer.
 fn cors(config: &ApiConfig) -> CorsLayer {
-    let origins = if config.cors_origins.is_empty() {
-        AllowOrigin::mirror_request()
-    } else {
-        AllowOrigin::list(
-            config
-                .cors_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
-    };
+    let policy = config.policy.clone();
+    let origins = AllowOrigin::predicate(move |origin, parts| {
+        let host = guard::named_host(&parts.uri, &parts.headers);
+        origin.to_str().is_ok_and(|o| policy.allows_origin(o, host))
+    });
     CorsLayer::new()
         .allow_origin(origins)
         .allow_credentials(true)

@@ -500,14 +500,14 @@ async fn infra_routes_and_cors() {
     let req = axum::http::Request::builder()
         .method(Method::OPTIONS)
         .uri("/api/projects")
-        .header("origin", "http://app.local")
+        .header("origin", "http://localhost:5173")
         .header("access-control-request-method", "PATCH")
         .body(axum::body::Body::empty())
         .unwrap();
     use tower::ServiceExt;
     let res = h.router.clone().oneshot(req).await.unwrap();
     let hdr = res.headers();
-    assert_eq!(hdr["access-control-allow-origin"], "http://app.local");
+    assert_eq!(hdr["access-control-allow-origin"], "http://localhost:5173");
     assert_eq!(hdr["access-control-allow-credentials"], "true");
     assert!(
         hdr["access-control-allow-methods"]

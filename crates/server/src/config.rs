@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use maestro_http_api::{HostPolicy, OriginPolicy, PolicyError, RequestPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Storage backend (`store.backend`).
@@ -115,8 +116,14 @@ pub struct StoreConfig {
 pub struct HttpConfig {
     /// Maximum request body in bytes (default 1 MiB).
     pub body_limit_bytes: usize,
-    /// CORS allowlist; empty mirrors any origin.
+    /// Browser origins (`scheme://host[:port]`) allowed to call the API and open WebSockets,
+    /// besides `external_url`'s and, in `auth.mode = none`, the loopback ones and
+    /// `tauri://localhost` (spec §8.5). `*` is refused (credentials are on).
     pub cors_origins: Vec<String>,
+    /// `Host` names served besides the loopback ones, `host` (unless a wildcard address) and
+    /// the hosts of `server_url` and `external_url` (spec §8.1, DNS rebinding); `*` serves
+    /// any name.
+    pub allowed_hosts: Vec<String>,
     /// How long in-flight requests may take to finish on shutdown, ms.
     pub shutdown_grace_ms: u64,
 }
@@ -240,6 +247,7 @@ impl Default for Config {
             http: HttpConfig {
                 body_limit_bytes: 1024 * 1024,
                 cors_origins: Vec::new(),
+                allowed_hosts: Vec::new(),
                 shutdown_grace_ms: 10_000,
             },
             realtime: RealtimeConfig {
@@ -341,7 +349,11 @@ pub fn figment(config_file: Option<&Path>, env: &BTreeMap<String, String>) -> Fi
         nested.insert(rest.to_ascii_lowercase().replace("__", "."), v.clone());
     }
     for (key, value) in nested {
-        fig = fig.merge(Serialized::default(&key, parse_scalar(&value)));
+        if LIST_KEYS.contains(&key.as_str()) {
+            fig = fig.merge(Serialized::default(&key, parse_list(&value)));
+        } else {
+            fig = fig.merge(Serialized::default(&key, parse_scalar(&value)));
+        }
     }
     for (var, key) in LEGACY_VARS {
         if let Some(v) = env.get(*var) {
@@ -349,13 +361,7 @@ pub fn figment(config_file: Option<&Path>, env: &BTreeMap<String, String>) -> Fi
         }
     }
     if let Some(v) = env.get("CORS_ORIGINS") {
-        let list: Vec<String> = v
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && *s != "*")
-            .map(str::to_owned)
-            .collect();
-        fig = fig.merge(Serialized::default("http.cors_origins", list));
+        fig = fig.merge(Serialized::default("http.cors_origins", parse_list(v)));
     }
     // Supabase's connection string, when `DATABASE_URL` does not give one.
     if !env.contains_key("DATABASE_URL")
@@ -421,6 +427,18 @@ fn parse_supabase_enabled(env: &BTreeMap<String, String>) -> Result<Option<bool>
 
 const TOP_LEVEL_KEYS: &[&str] = &["host", "port", "data_dir", "session_dir", "external_url"];
 
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["http.cors_origins", "http.allowed_hosts"];
+
+/// `a, b,,c` → `["a", "b", "c"]`.
+fn parse_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Environment values are strings; numbers and booleans become typed so that
 /// `PORT=3001` fills a `u16`.
 fn parse_scalar(v: &str) -> figment::value::Value {
@@ -474,6 +492,7 @@ impl Config {
             });
         }
         self.validate_postgres()?;
+        self.request_policy()?;
         if self.auth.mode == AuthMode::None && !self.auth.allow_insecure_none {
             let loopback = matches!(self.host.as_str(), "127.0.0.1" | "::1" | "localhost");
             if !loopback || self.external_url.is_some() {
@@ -524,6 +543,45 @@ impl Config {
         Ok(())
     }
 
+    /// The Host and Origin rules of spec §8.1 / §8.5. Hosts: loopback names, `host` unless it
+    /// is a wildcard address, the hosts of `server_url` and `external_url`, and
+    /// `http.allowed_hosts`. Origins: `http.cors_origins` and `external_url`'s origin, plus
+    /// loopback origins and `tauri://localhost` in `auth.mode = none`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Rule`] naming `http.cors_origins` (`*`, or not an origin),
+    /// `http.allowed_hosts`, `server_url` or `external_url` (not an `http(s)` URL).
+    pub fn request_policy(&self) -> Result<RequestPolicy, ConfigError> {
+        let server_url = url_host("server_url", self.server_url.as_deref())?;
+        let external = url_host("external_url", self.external_url.as_deref())?;
+        let wildcard = matches!(self.host.trim(), "" | "0.0.0.0" | "::" | "[::]");
+        let configured = (!wildcard).then_some(self.host.as_str());
+        let extra = configured
+            .into_iter()
+            .chain(server_url.iter().map(|(_, h)| h.as_str()))
+            .chain(external.iter().map(|(_, h)| h.as_str()));
+        let rule = |key: &'static str| {
+            move |e: PolicyError| ConfigError::Rule {
+                key,
+                message: e.to_string(),
+            }
+        };
+        let allowed = || self.http.allowed_hosts.iter().map(String::as_str);
+        HostPolicy::new(allowed()).map_err(rule("http.allowed_hosts"))?;
+        // `allowed_hosts` is valid, so an error here is `host`'s.
+        let hosts = HostPolicy::new(allowed().chain(extra)).map_err(rule("host"))?;
+        let origins = OriginPolicy::new(
+            self.http
+                .cors_origins
+                .iter()
+                .map(String::as_str)
+                .chain(external.iter().map(|(o, _)| o.as_str())),
+            self.auth.mode == AuthMode::None,
+        )
+        .map_err(rule("http.cors_origins"))?;
+        Ok(RequestPolicy::new(hosts, origins))
+    }
+
     /// The advertised URL: `server_url` or `http://localhost:<port>`.
     pub fn server_url(&self, bound_port: u16) -> String {
         self.server_url
@@ -541,6 +599,30 @@ impl Config {
         c.redis.url = redact_url(&c.redis.url);
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# could not render: {e}"))
     }
+}
+
+/// The origin (`scheme://authority`) and host of an `http(s)` URL setting.
+fn url_host(key: &'static str, url: Option<&str>) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let invalid = |message: &str| ConfigError::Rule {
+        key,
+        message: format!("{url:?} {message}"),
+    };
+    let uri: axum::http::Uri = url.trim().parse().map_err(|_| invalid("is not a URL"))?;
+    let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(invalid("must start with http:// or https://"));
+    }
+    let authority = uri
+        .authority()
+        .filter(|a| !a.as_str().contains('@') && !a.host().is_empty())
+        .ok_or_else(|| invalid("has no host"))?;
+    Ok(Some((
+        format!("{scheme}://{}", authority.as_str()),
+        authority.as_str().to_owned(),
+    )))
 }
 
 /// `[a-z_][a-z0-9_]{0,62}`: a schema name that needs no quoting (what the PostgreSQL

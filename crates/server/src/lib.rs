@@ -228,7 +228,9 @@ pub struct Server {
 }
 
 /// Routes every request carrying `Upgrade: websocket` to the legacy bridge (any path, ref
-/// §5.3); everything else to the REST router.
+/// §5.3); everything else to the REST router. It runs inside
+/// [`maestro_http_api::guarded`], so upgrades arrive here with an allowed `Host` and, when
+/// they carry one, an allowed `Origin`.
 async fn websocket_or_rest(State(hub): State<LegacyWsHub>, req: Request, next: Next) -> Response {
     let is_upgrade = req
         .headers()
@@ -334,6 +336,7 @@ impl Server {
                 shutdown_rx.clone(),
             )
         });
+        let policy = Arc::new(cfg.request_policy()?);
         let home = env
             .get("HOME")
             .map(std::path::PathBuf::from)
@@ -344,7 +347,7 @@ impl Server {
             vec![sp.ready],
             ApiConfig {
                 body_limit_bytes: cfg.http.body_limit_bytes,
-                cors_origins: cfg.http.cors_origins.clone(),
+                policy: policy.clone(),
                 claude_projects_dir: home.join(".claude").join("projects"),
                 home_dir: home,
             },
@@ -360,6 +363,9 @@ impl Server {
                 websocket_or_rest,
             ));
         }
+        // Outermost: the Host and Origin checks see every request, upgrades included, so a
+        // refused upgrade never reaches the bridge (spec §8.1).
+        let router = maestro_http_api::guarded(router, policy);
         Ok(Self {
             listener,
             router,

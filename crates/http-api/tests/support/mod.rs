@@ -95,7 +95,7 @@ impl Harness {
         let home = tempfile::tempdir().unwrap();
         let mut config = ApiConfig {
             body_limit_bytes: 1024 * 1024,
-            cors_origins: Vec::new(),
+            policy: Default::default(),
             home_dir: home.path().to_path_buf(),
             claude_projects_dir: home.path().join(".claude/projects"),
         };

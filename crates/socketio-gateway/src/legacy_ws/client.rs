@@ -38,6 +38,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// WebSocket close code "going away" (server shutdown).
 const GOING_AWAY: u16 = 1001;
 
+/// WebSocket close code "message too big" (RFC 6455 §7.4.1): a client message over
+/// `max_message_size`.
+const MESSAGE_TOO_BIG: u16 = 1009;
+
 /// Client messages queued from the reader to the writer. Messages are tiny and rare; a client
 /// that floods faster than its replies can be written waits on this bound (TCP back-pressure).
 const COMMAND_QUEUE: usize = 32;
@@ -53,6 +57,15 @@ enum End {
     Stalled,
     /// The hub is shutting down: close the socket gracefully.
     Shutdown,
+}
+
+/// Why the reader task ended.
+enum ReadEnd {
+    /// The peer closed, the transport failed, or the writer went away.
+    Closed,
+    /// The peer sent a message (or frame) over `max_message_size`: tungstenite stopped
+    /// reading, and the connection is closed with 1009 rather than just dropped.
+    TooBig,
 }
 
 /// Result of a write bounded by `send_timeout` and interruptible by shutdown.
@@ -141,7 +154,10 @@ pub(super) async fn run(
     match end {
         End::Peer => {
             // The reader has ended (it dropped the command sender) or is about to.
-            let _ = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
+            let ended = tokio::time::timeout(CLOSE_GRACE, &mut reader).await;
+            if let Ok(Ok(ReadEnd::TooBig)) = ended {
+                close_too_big(&mut sink).await;
+            }
         }
         End::Stalled => {
             inner.slow_disconnects.fetch_add(1, Ordering::Relaxed);
@@ -169,12 +185,15 @@ pub(super) async fn run(
 /// The reader task: forwards text and binary message bodies to the writer until the peer
 /// closes (after a Close it keeps reading briefly, which flushes tungstenite's Close reply) or
 /// the writer goes away. WebSocket Pings are answered by tungstenite itself.
+///
+/// A message over the size limit ends it with [`ReadEnd::TooBig`]; the sink belongs to the
+/// writer task, which then sends the Close (1009).
 async fn read_loop(
     mut stream: Stream,
     commands: mpsc::Sender<Bytes>,
     state: Arc<AtomicU8>,
     id: u64,
-) {
+) -> ReadEnd {
     loop {
         let body = match stream.next().await {
             Some(Ok(Message::Text(text))) => Bytes::from(text),
@@ -184,18 +203,38 @@ async fn read_loop(
                 state.store(ReadyState::Closing as u8, Ordering::Relaxed);
                 // The next read sends the automatic Close reply, then reports the end.
                 let _ = tokio::time::timeout(CLOSE_GRACE, stream.next()).await;
-                return;
+                return ReadEnd::Closed;
             }
             Some(Err(err)) => {
-                tracing::debug!(client = id, error = %err, "legacy ws: read error");
-                return;
+                if is_too_big(err, id) {
+                    tracing::warn!(
+                        client = id,
+                        "legacy ws: message over the size limit; closing with 1009"
+                    );
+                    state.store(ReadyState::Closing as u8, Ordering::Relaxed);
+                    return ReadEnd::TooBig;
+                }
+                return ReadEnd::Closed;
             }
-            None => return,
+            None => return ReadEnd::Closed,
         };
         if commands.send(body).await.is_err() {
-            return;
+            return ReadEnd::Closed;
         }
     }
+}
+
+/// Whether a read error is tungstenite's "message (or frame) too long"; logs any other.
+fn is_too_big(err: axum::Error, id: u64) -> bool {
+    let inner = err.into_inner();
+    if let Some(tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+        ..
+    })) = inner.downcast_ref::<tungstenite::Error>()
+    {
+        return true;
+    }
+    tracing::debug!(client = id, error = %inner, "legacy ws: read error");
+    false
 }
 
 /// Per-connection state owned by the writer task.
@@ -334,6 +373,16 @@ async fn read_until_closed(mut stream: Stream) {
             return;
         }
     }
+}
+
+/// Sends Close (1009, "message too big") after the reader stopped at an oversized message.
+/// tungstenite reads nothing more on that connection, so the peer's reply is not awaited.
+async fn close_too_big(sink: &mut Sink) {
+    let frame = CloseFrame {
+        code: MESSAGE_TOO_BIG,
+        reason: Utf8Bytes::from_static("message too big"),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
 }
 
 /// Sends Close (1001) and waits briefly for the peer's Close reply, which `reader` (the reader
