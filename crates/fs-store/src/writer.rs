@@ -49,6 +49,10 @@ use crate::op::{Op, Stray};
 const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
 /// The window over which the rate of changes is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(100);
+/// How often the committer reads the device's free space (see `Writer::short_of_space`).
+const SPACE_CHECK_INTERVAL: Duration = Duration::from_millis(200);
+/// Below this journal size, free space never triggers a checkpoint.
+const MIN_SPACE_CHECKPOINT: u64 = 256 << 10;
 /// After a failed checkpoint, size-triggered ones wait this long before trying again.
 const CHECKPOINT_RETRY: Duration = Duration::from_secs(5);
 /// Longest the committer waits for file writes to catch up before the next batch.
@@ -170,6 +174,8 @@ pub(crate) struct Writer {
     journal_failure: Mutex<Option<String>>,
     /// When a checkpoint last failed: size-triggered checkpoints wait a while after one.
     checkpoint_failed_at: Mutex<Option<Instant>>,
+    /// The device's free bytes and when they were read (see [`Writer::short_of_space`]).
+    free_space: Mutex<Option<(Instant, u64)>>,
     /// Tests: called before every journal append; an error it returns replaces the append.
     #[cfg(test)]
     #[allow(clippy::type_complexity)]
@@ -216,6 +222,7 @@ impl Writer {
             checkpoints: watch::Sender::new(0),
             journal_failure: Mutex::new(None),
             checkpoint_failed_at: Mutex::new(None),
+            free_space: Mutex::new(None),
             #[cfg(test)]
             journal_fault: Mutex::new(None),
         })
@@ -253,6 +260,25 @@ impl Writer {
             self.handle.spawn_blocking(move || me.commit_loop());
         }
         Ticket(rx)
+    }
+
+    /// True when the journal (`len` bytes) takes a quarter or more of the device's free
+    /// space: every change is on disk twice (journal and file) until a checkpoint, so on a
+    /// filling disk the journal must give way early or the files it waits for find no room.
+    /// Free space is read at most every [`SPACE_CHECK_INTERVAL`].
+    fn short_of_space(&self, len: u64) -> bool {
+        if len < MIN_SPACE_CHECKPOINT {
+            return false;
+        }
+        let mut last = lock(&self.free_space);
+        let stale = last.is_none_or(|(at, _)| at.elapsed() >= SPACE_CHECK_INTERVAL);
+        if stale {
+            let free = rustix::fs::statvfs(&self.root)
+                .map(|v| v.f_bavail.saturating_mul(v.f_frsize))
+                .unwrap_or(u64::MAX);
+            *last = Some((Instant::now(), free));
+        }
+        last.is_some_and(|(_, free)| len >= free / 4)
     }
 
     /// The injected journal failure of a test, if any.
@@ -516,7 +542,7 @@ impl Writer {
         }
         let recently_failed =
             lock(&self.checkpoint_failed_at).is_some_and(|at| at.elapsed() < CHECKPOINT_RETRY);
-        if len >= self.options.checkpoint_bytes
+        if (len >= self.options.checkpoint_bytes || self.short_of_space(len))
             && !recently_failed
             && !self.checkpoint_scheduled.swap(true, Ordering::AcqRel)
         {

@@ -377,6 +377,16 @@ fn report(seg: &Path, scan: &Scan<'_>, kept_as: Option<&Path>) {
     }
 }
 
+/// True if `path` is a regular file whose content is exactly `bytes`.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {
+            std::fs::read(path).is_ok_and(|on_disk| on_disk == bytes)
+        }
+        _ => false,
+    }
+}
+
 /// Replays the journal of the data directory `root` into its files, makes them durable and
 /// retires the journal: intact segments are deleted, damaged ones kept aside (see the module
 /// docs).
@@ -443,6 +453,13 @@ pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
     let mut failed = Vec::new();
     for (path, Final { data, .. }) in &finals {
         let done = match data {
+            // A file that already holds the journaled bytes (the usual case: the crash came
+            // after its write) is only synced: no write, and no room needed for a temp copy
+            // (after a disk-full episode there may be none).
+            Some(bytes) if holds(path, bytes) => {
+                files.push(path.clone());
+                Ok(())
+            }
             Some(bytes) => replace_file(path, bytes).map(|()| files.push(path.clone())),
             None => remove_file(path).map(|_| ()),
         };

@@ -173,10 +173,8 @@ where
         let table = self.clone();
         let published = new.clone();
         let hook = Box::new(move |durable: bool| {
-            if durable {
-                if let Some(row) = write(&table.rows).get_mut(&key) {
-                    row.committed = published;
-                }
+            if durable && let Some(row) = write(&table.rows).get_mut(&key) {
+                row.committed = published;
             }
             drop(guard);
             drop(release);
