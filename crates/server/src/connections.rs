@@ -111,7 +111,8 @@ impl ConnectionCap {
             (n, _) => n,
         };
         Self {
-            max: max.min(Semaphore::MAX_PERMITS),
+            // `Connections::closed` acquires every permit at once, counted in a `u32`.
+            max: max.min(u32::MAX as usize).min(Semaphore::MAX_PERMITS),
             fd_limit,
             reserved,
             configured: configured > 0,
@@ -179,7 +180,7 @@ impl Connections {
 
     /// Waits until every connection has closed (once the accept loop has returned).
     pub async fn closed(&self) {
-        // `max` fits a `u32`: it is bounded by `Semaphore::MAX_PERMITS`.
+        // `max` fits a `u32` (`ConnectionCap::resolve`).
         let all = u32::try_from(self.cap.max).unwrap_or(u32::MAX);
         let _ = self.permits.acquire_many(all).await;
     }
