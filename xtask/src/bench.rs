@@ -15,14 +15,17 @@
 //! 1. start-up on dataset B (10 projects × 2,000 tasks = 20,000 tasks, 200 sessions): spawn →
 //!    first `200` from `GET /health` (tight polling loop) and spawn → ready line, median of
 //!    several runs, plus RSS right after start-up;
-//! 2. on dataset A (1 project, 2,000 tasks of ≈ 400–450 B, 200 sessions), after start-up:
+//! 2. memory per connection: on fresh servers over dataset A, the RSS growth for 1,000 idle
+//!    keep-alive connections and for 1,000 pending mail long-polls, and the RSS after they
+//!    closed (fewer connections when the descriptor limit is low);
+//! 3. on dataset A (1 project, 2,000 tasks of ≈ 400–450 B, 200 sessions), after start-up:
 //!    idle RSS;
-//! 3. closed-loop REST workloads, each with its own keep-alive connections: GET task by id
+//! 4. closed-loop REST workloads, each with its own keep-alive connections: GET task by id
 //!    (32 connections), list of the 2,000 tasks (8), PATCH status (16);
-//! 4. fan-out to 200 raw WebSocket clients: of `task:updated` (a task PATCH, durable write
+//! 5. fan-out to 200 raw WebSocket clients: of `task:updated` (a task PATCH, durable write
 //!    first), then of `session:modal_action` (nothing stored: the bus → WebSocket path alone);
-//! 5. idle RSS after that load (still 2,000 tasks);
-//! 6. creates (`POST /api/tasks`, 16 connections), last because they grow the project.
+//! 6. idle RSS after that load (still 2,000 tasks);
+//! 7. creates (`POST /api/tasks`, 16 connections), last because they grow the project.
 //!
 //! Set `MAESTRO_BENCH_DEBUG=1` to print per-event fan-out timings on stderr. Other `MAESTRO_*`
 //! variables are passed to the server, for experiments with its settings.
@@ -30,6 +33,7 @@
 //! The load generator runs on the same two cores as the server, so every throughput figure is a
 //! lower bound of what the server alone could do; the report says how much CPU each side used.
 
+mod conns;
 mod data;
 mod fanout;
 mod load;
@@ -72,6 +76,8 @@ enum Part {
     Rest,
     /// The WebSocket fan-out runs.
     Fanout,
+    /// Memory per idle connection and per pending long-poll.
+    Conns,
 }
 
 /// Default PostgreSQL for `--backend postgres`.
@@ -103,7 +109,8 @@ impl Opts {
                         Some("startup") => Part::Startup,
                         Some("rest") => Part::Rest,
                         Some("fanout") => Part::Fanout,
-                        _ => bail!("--only needs startup, rest or fanout"),
+                        Some("conns") => Part::Conns,
+                        _ => bail!("--only needs startup, rest, fanout or conns"),
                     })
                 }
                 "--postgres-url" => {
@@ -113,7 +120,7 @@ impl Opts {
                     println!(
                         "usage: cargo xtask bench [--quick] [--out FILE] [--no-build] \
                          [--backend fs|postgres] [--postgres-url URL] \
-                         [--only startup|rest|fanout]"
+                         [--only startup|rest|fanout|conns]"
                     );
                     std::process::exit(0);
                 }
@@ -283,6 +290,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if opts.runs(Part::Conns) {
+        runtime.block_on(connection_memory(
+            &bin,
+            &Dirs {
+                data: &a_data,
+                home: &a_home,
+                env: &a_env,
+            },
+            &mut rep,
+        ))?;
+    }
     runtime.block_on(dataset_a(
         &bin,
         &Dirs {
@@ -474,6 +492,52 @@ fn startup(bin: &Path, dirs: &Dirs<'_>, runs: usize, rep: &mut Report) -> anyhow
          Page cache warm (files just written).",
         med(&ready),
         rss.iter().copied().fold(0.0, f64::max)
+    ));
+    Ok(())
+}
+
+/// Memory per idle keep-alive connection and per pending long-poll, each on a fresh server.
+async fn connection_memory(bin: &Path, dirs: &Dirs<'_>, rep: &mut Report) -> anyhow::Result<()> {
+    let n = conns::connections_allowed();
+    let shown = conns::count(n);
+    let mut notes = Vec::new();
+    for (kind, metric, what) in [
+        (
+            conns::Kind::Idle,
+            "Memory per idle keep-alive connection",
+            "idle keep-alive connections",
+        ),
+        (
+            conns::Kind::LongPoll,
+            "Memory per pending mail long-poll",
+            "pending long-polls",
+        ),
+    ] {
+        quiet(metric, rep).await?;
+        eprintln!("bench: {metric} ({shown} connections)");
+        let mut srv = Server::spawn(bin, dirs, 0)?;
+        let (addr, _) = srv.wait_ready(Duration::from_secs(60))?;
+        let m = conns::run(&srv, addr, kind, n).await?;
+        drop(srv);
+        let kib = m.per_connection() / 1024.0;
+        rep.row(Row::upper(
+            &format!("{metric} ({shown} open)"),
+            kib,
+            "KiB",
+            "–",
+            32.0,
+            format!("{kib:.1} KiB"),
+        ));
+        notes.push(format!(
+            "{shown} {what}: {:.1} → {:.1} MiB, {:.1} MiB after they closed",
+            m.base_mib, m.held_mib, m.closed_mib
+        ));
+    }
+    rep.note(format!(
+        "Connections, RSS of a fresh server (dataset A): {}. What stays after the close is \
+         memory glibc's malloc keeps for reuse (freed, but not at the top of its heaps; \
+         `malloc_trim` would return it), not live data: the next connections reuse it.",
+        notes.join("; ")
     ));
     Ok(())
 }

@@ -844,6 +844,46 @@ async fn wait_times_out_with_empty_list_after_default_30s() {
     assert_eq!(start.elapsed(), Duration::from_secs(120), "capped at 120 s");
 }
 
+/// Issue 12 item 11: on shutdown a pending long-poll answers `[]` at once instead of holding
+/// the server's drain until the grace period ends; a wait that starts afterwards does not
+/// wait, but still returns mail that is already there.
+#[tokio::test(start_paused = true)]
+async fn wait_answers_empty_at_once_on_shutdown() {
+    let h = Arc::new(harness());
+    let waiter = {
+        let h = h.clone();
+        tokio::spawn(async move { h.app.mail.wait("me", "p", Some(120_000), None).await })
+    };
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !waiter.is_finished(),
+        "nothing to return yet: the wait is parked"
+    );
+    let start = tokio::time::Instant::now();
+    h.app.shutdown();
+    let got = tokio::time::timeout(Duration::from_secs(1), waiter)
+        .await
+        .expect("shutdown must end a pending wait at once")
+        .unwrap()
+        .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    let got = tokio::time::timeout(
+        Duration::from_secs(1),
+        h.app.mail.wait("me", "p", Some(120_000), None),
+    )
+    .await
+    .expect("a wait after shutdown does not wait")
+    .unwrap();
+    assert!(got.is_empty());
+    let sent = one(&h, mail("p", "a", Some("me"), "late")).await;
+    let got = h.app.mail.wait("me", "p", None, None).await.unwrap();
+    assert_eq!(got, vec![sent], "existing mail is still returned");
+}
+
 /// A tiny deterministic PRNG (xorshift64) for the race schedule.
 struct Rng(u64);
 

@@ -22,9 +22,18 @@ use crate::error::ApiError;
 /// - a non-JSON content type with a non-empty body → 415 `UNSUPPORTED_MEDIA_TYPE`;
 /// - malformed JSON or a non-object → 400 `VALIDATION_ERROR`;
 /// - a field of the wrong type or an unknown enum value → 400 with `details: [{path, message}]`;
-/// - larger than the body limit → 413 `PAYLOAD_TOO_LARGE`.
+/// - larger than the body limit → 413 `PAYLOAD_TOO_LARGE`;
+/// - not complete within the request's [`BodyTimeout`] → 408 `REQUEST_TIMEOUT` (the server
+///   then closes the connection: hyper never reuses one whose request body was left unread).
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
+
+/// Request extension: how long a request body may take to arrive completely, counted from
+/// when [`JsonBody`] starts reading it (right after the headers). The server's connection
+/// layer sets it on every request (`http.body_timeout_ms`); without it a body is read with no
+/// deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyTimeout(pub std::time::Duration);
 
 /// Parses raw body bytes into a JSON object (rules of [`JsonBody`]).
 fn parse_object(content_type: Option<&str>, bytes: &Bytes) -> Result<Value, ApiError> {
@@ -86,19 +95,32 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "PAYLOAD_TOO_LARGE",
-                        "Request body is too large",
-                    )
-                } else {
-                    ApiError::validation(format!("Could not read the request body: {e}"))
-                }
-            })?;
+        let timeout = req.extensions().get::<BodyTimeout>().copied();
+        let read = Bytes::from_request(req, state);
+        let read = match timeout {
+            None => read.await,
+            Some(BodyTimeout(limit)) => tokio::time::timeout(limit, read).await.map_err(|_| {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "REQUEST_TIMEOUT",
+                    format!(
+                        "The request body did not arrive within {} ms",
+                        limit.as_millis()
+                    ),
+                )
+            })?,
+        };
+        let bytes = read.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    "Request body is too large",
+                )
+            } else {
+                ApiError::validation(format!("Could not read the request body: {e}"))
+            }
+        })?;
         let value = parse_object(content_type.as_deref(), &bytes)?;
         Ok(Self(from_value(value, "request body")?))
     }

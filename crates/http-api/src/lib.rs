@@ -195,13 +195,58 @@ fn cors(config: &ApiConfig) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// Longest request target the router serves, bytes; a longer one gets 414 `URI_TOO_LONG`
+/// (nginx's default request-line buffer). hyper refuses targets over 65,534 bytes itself.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Most bytes of header lines (`name: value\r\n`) the router serves; more gets 431
+/// `REQUEST_HEADER_FIELDS_TOO_LARGE` (the reference's Node server allows 16 KiB). The server
+/// lets hyper buffer larger heads so that these answers carry the error shape; beyond its
+/// buffer (or 100 headers) hyper answers 431 itself, with an empty body.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Middleware: 414 / 431 in the error shape (spec §2) for request heads beyond
+/// [`MAX_URI_BYTES`] / [`MAX_HEADER_BYTES`].
+async fn head_limits(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = req.uri();
+    let uri_len = uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("The request URI is {uri_len} bytes; the limit is {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "REQUEST_HEADER_FIELDS_TOO_LARGE",
+            format!(
+                "The request headers are {header_bytes} bytes; the limit is {MAX_HEADER_BYTES}"
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("handler panicked");
     ApiError::internal().into_response()
 }
 
-/// The full REST router (ref §4, spec §3, §10) with request ids, CORS, body limit and panic
-/// containment.
+/// The full REST router (ref §4, spec §3, §10) with request ids, CORS, request-head limits
+/// ([`MAX_URI_BYTES`], [`MAX_HEADER_BYTES`]), body limit and panic containment.
 pub fn router(state: ApiState) -> Router {
     let limit = state.config.body_limit_bytes;
     let cors = cors(&state.config);
@@ -226,6 +271,7 @@ pub fn router(state: ApiState) -> Router {
                 tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        .layer(axum::middleware::from_fn(head_limits))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), RandomRequestId))

@@ -126,6 +126,22 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// How long in-flight requests may take to finish on shutdown, ms.
     pub shutdown_grace_ms: u64,
+    /// Time from the moment the server waits for a request (accept, or the end of the
+    /// previous response on a keep-alive connection) until the request's headers are
+    /// complete, ms (default 10000); a slower client is disconnected without an answer.
+    pub header_read_timeout_ms: u64,
+    /// A keep-alive connection with no request in flight and no bytes moving for this long is
+    /// closed, ms (default 5000, as the reference's Node server; at most
+    /// `header_read_timeout_ms`, which bounds the wait as well).
+    pub idle_timeout_ms: u64,
+    /// Time from a request's headers to its complete body, ms (default 30000); a slower body
+    /// gets 408 `REQUEST_TIMEOUT` and the connection is closed.
+    pub body_timeout_ms: u64,
+    /// Most connections open at once, WebSockets included; at the cap new connections wait
+    /// in the listen backlog. 0 (default) = automatic: the soft `RLIMIT_NOFILE` read at
+    /// start-up minus a reserve of 64 + limit/8 for files, database sockets and subprocesses
+    /// (1024 → 832).
+    pub max_connections: usize,
 }
 
 /// `[realtime]`.
@@ -249,6 +265,10 @@ impl Default for Config {
                 cors_origins: Vec::new(),
                 allowed_hosts: Vec::new(),
                 shutdown_grace_ms: 10_000,
+                header_read_timeout_ms: 10_000,
+                idle_timeout_ms: 5_000,
+                body_timeout_ms: 30_000,
+                max_connections: 0,
             },
             realtime: RealtimeConfig {
                 legacy_ws: true,
@@ -485,6 +505,7 @@ impl Config {
                 message: "must be greater than 0".into(),
             });
         }
+        self.validate_http_timeouts()?;
         if self.store.journal_checkpoint_bytes < 1 << 20 {
             return Err(ConfigError::Rule {
                 key: "store.journal_checkpoint_bytes",
@@ -501,6 +522,32 @@ impl Config {
                     message: "auth.mode = \"none\" is only allowed on a loopback host without external_url; set auth.allow_insecure_none = true to override".into(),
                 });
             }
+        }
+        Ok(())
+    }
+
+    fn validate_http_timeouts(&self) -> Result<(), ConfigError> {
+        let http = &self.http;
+        for (key, value) in [
+            ("http.header_read_timeout_ms", http.header_read_timeout_ms),
+            ("http.idle_timeout_ms", http.idle_timeout_ms),
+            ("http.body_timeout_ms", http.body_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Rule {
+                    key,
+                    message: "must be greater than 0".into(),
+                });
+            }
+        }
+        if http.idle_timeout_ms > http.header_read_timeout_ms {
+            return Err(ConfigError::Rule {
+                key: "http.idle_timeout_ms",
+                message: format!(
+                    "must not exceed http.header_read_timeout_ms ({}): that timeout also runs while a connection waits for its next request",
+                    http.header_read_timeout_ms
+                ),
+            });
         }
         Ok(())
     }
@@ -923,6 +970,53 @@ mod tests {
             "host=h user=u password=<redacted> dbname=d"
         );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn connection_keys_have_defaults_env_overrides_and_checks() {
+        let c = Config::load(None, &env(&[])).expect("defaults load");
+        assert_eq!(c.http.header_read_timeout_ms, 10_000);
+        assert_eq!(c.http.idle_timeout_ms, 5_000);
+        assert_eq!(c.http.body_timeout_ms, 30_000);
+        assert_eq!(c.http.max_connections, 0);
+        let c = Config::load(
+            None,
+            &env(&[
+                ("MAESTRO_HTTP__HEADER_READ_TIMEOUT_MS", "800"),
+                ("MAESTRO_HTTP__IDLE_TIMEOUT_MS", "300"),
+                ("MAESTRO_HTTP__BODY_TIMEOUT_MS", "400"),
+                ("MAESTRO_HTTP__MAX_CONNECTIONS", "3"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.http.header_read_timeout_ms, 800);
+        assert_eq!(c.http.idle_timeout_ms, 300);
+        assert_eq!(c.http.body_timeout_ms, 400);
+        assert_eq!(c.http.max_connections, 3);
+        let shown = c.redacted_toml();
+        assert!(shown.contains("max_connections = 3"), "{shown}");
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("MAESTRO_HTTP__HEADER_READ_TIMEOUT_MS", "0")],
+                "http.header_read_timeout_ms",
+            ),
+            (
+                &[("MAESTRO_HTTP__IDLE_TIMEOUT_MS", "0")],
+                "http.idle_timeout_ms",
+            ),
+            (
+                &[("MAESTRO_HTTP__BODY_TIMEOUT_MS", "0")],
+                "http.body_timeout_ms",
+            ),
+            (
+                &[("MAESTRO_HTTP__IDLE_TIMEOUT_MS", "20000")],
+                "http.idle_timeout_ms",
+            ),
+        ];
+        for (pairs, key) in cases {
+            let err = Config::load(None, &env(pairs)).expect_err("refused");
+            assert!(err.to_string().contains(key), "{pairs:?}: {err}");
+        }
     }
 
     #[test]

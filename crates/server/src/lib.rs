@@ -13,7 +13,6 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use maestro_domain::broadcast::RingLimits;
 use maestro_domain::events::EventBus;
 use maestro_domain::ids::{RandomIdGenerator, SystemClock};
@@ -31,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub mod config;
+pub mod connections;
 pub mod import;
 pub mod manifest_cli;
 pub mod modals;
@@ -223,6 +223,13 @@ pub struct Server {
     hub: Option<LegacyWsHub>,
     shutdown_tx: watch::Sender<bool>,
     grace: Duration,
+    /// The services, told to stop long-polls when the drain starts.
+    app: App,
+    /// `/metrics` registry, for the connection gauges.
+    metrics: Arc<maestro_http_api::metrics::Metrics>,
+    timeouts: connections::ConnTimeouts,
+    /// `http.max_connections` (0 = from the descriptor limit).
+    max_connections: usize,
     /// The advertised URL (written to `<data_dir>/server-url`).
     pub server_url: String,
 }
@@ -342,7 +349,7 @@ impl Server {
             .map(std::path::PathBuf::from)
             .unwrap_or_default();
         let api = ApiState::new(
-            app,
+            app.clone(),
             Arc::new(HubStatus(hub.clone())),
             vec![sp.ready],
             ApiConfig {
@@ -356,6 +363,7 @@ impl Server {
             api.metrics
                 .add_gauge_source(Arc::new(pool_metrics::PoolGauges(pg.clone())));
         }
+        let api_metrics = api.metrics.clone();
         let mut router = maestro_http_api::router(api);
         if let Some(hub) = &hub {
             router = router.layer(axum::middleware::from_fn_with_state(
@@ -373,6 +381,14 @@ impl Server {
             hub,
             shutdown_tx,
             grace: Duration::from_millis(cfg.http.shutdown_grace_ms),
+            app,
+            metrics: api_metrics,
+            timeouts: connections::ConnTimeouts {
+                header_read: Duration::from_millis(cfg.http.header_read_timeout_ms),
+                idle: Duration::from_millis(cfg.http.idle_timeout_ms),
+                body: Duration::from_millis(cfg.http.body_timeout_ms),
+            },
+            max_connections: cfg.http.max_connections,
             server_url,
         })
     }
@@ -389,12 +405,14 @@ impl Server {
         }
     }
 
-    /// Serves until `shutdown` resolves, then drains: stops accepting, lets in-flight
-    /// requests finish (bounded by `http.shutdown_grace_ms`), closes WebSocket clients and
-    /// flushes the store.
+    /// Serves until `shutdown` resolves, then drains: stops accepting, ends pending mail
+    /// long-polls with `[]` ([`App::shutdown`]), closes WebSocket clients, lets in-flight
+    /// requests finish (bounded by `http.shutdown_grace_ms`) while idle connections close at
+    /// once, and flushes the store. Connections are capped and timed out as described in
+    /// [`connections`].
     ///
     /// # Errors
-    /// Accept-loop failures and store flush failures.
+    /// Store flush failures.
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -406,32 +424,57 @@ impl Server {
             hub,
             shutdown_tx,
             grace,
+            app,
+            metrics,
+            timeouts,
+            max_connections,
             ..
         } = self;
-        let (signal_tx, mut signal_rx) = watch::channel(false);
-        // Small frames (WebSocket events, short JSON answers) must not wait for the peer's
-        // delayed ACK: disable Nagle on every accepted socket.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = signal_rx.wait_for(|v| *v).await;
-        });
-        let serving = tokio::spawn(async move { server.await });
+        let cap = connections::ConnectionCap::resolve(max_connections, connections::fd_limit());
+        if cap.exceeds_fd_limit() {
+            tracing::warn!(
+                "{}: fewer than {} file descriptors stay free for files, database sockets and \
+                 subprocesses at full load (RLIMIT_NOFILE {}); raise the limit or lower the cap",
+                cap.describe(),
+                cap.reserved,
+                cap.fd_limit.unwrap_or_default()
+            );
+        } else {
+            tracing::info!(
+                "accepting at most {} connections ({})",
+                cap.max,
+                cap.describe()
+            );
+        }
+        let conns = connections::Connections::new(cap);
+        metrics.add_gauge_source(conns.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let accepting = tokio::spawn(connections::accept_loop(
+            listener,
+            router,
+            timeouts,
+            conns.clone(),
+            stop_rx,
+        ));
         shutdown.await;
         tracing::info!("shutting down");
+        // Stop accepting (the listener closes when the loop returns) and tell every
+        // connection to close once its request in flight is answered.
+        let _ = stop_tx.send(true);
+        // Pending long-polls answer `[]` now instead of holding the drain.
+        app.shutdown();
+        if let Err(e) = accepting.await {
+            tracing::error!(error = %e, "accept loop failed");
+        }
         let _ = shutdown_tx.send(true);
         if let Some(hub) = &hub {
             hub.close_all().await;
         }
-        let _ = signal_tx.send(true);
-        match tokio::time::timeout(grace, serving).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "server error"),
-            Ok(Err(e)) => tracing::error!(error = %e, "server task failed"),
-            Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+        if tokio::time::timeout(grace, conns.closed()).await.is_err() {
+            tracing::warn!(
+                open = conns.open(),
+                "in-flight requests did not finish in time"
+            );
         }
         store.flush().await?;
         Ok(())

@@ -226,7 +226,10 @@ impl MailService {
     /// any, else waits up to `timeout_ms` (default 30,000, max 120,000) for the first new
     /// mail for the session and returns `[mail]`, or `[]` on timeout. The subscription is
     /// taken **before** the inbox is read, so a mail stored in between is not missed.
-    /// Dropping the future (client disconnect) cancels the wait.
+    /// Dropping the future (client disconnect) cancels the wait. Once [`App::shutdown`]
+    /// was called, a pending wait returns `[]` at once and a new one does not wait.
+    ///
+    /// [`App::shutdown`]: crate::App::shutdown
     pub async fn wait(
         &self,
         session_id: &str,
@@ -244,17 +247,25 @@ impl MailService {
             kind: None,
             since: Some(since.unwrap_or(0)),
         };
+        let mut shutdown = self.ctx.shutdown.subscribe();
         let mut sub = self.ctx.ports.bus.subscribe();
         let found = self.inbox(session_id, project_id, &filter).await?;
-        if !found.is_empty() {
+        if !found.is_empty() || *shutdown.borrow() {
             return Ok(found);
         }
         let mut lagged_seen = sub.lagged();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let ev = match tokio::time::timeout_at(deadline, sub.recv()).await {
-                Err(_) | Ok(None) => return Ok(Vec::new()),
-                Ok(Some(ev)) => ev,
+            let ev = {
+                let next = std::pin::pin!(tokio::time::timeout_at(deadline, sub.recv()));
+                let stopped = std::pin::pin!(async {
+                    // An error means the services are gone: stop waiting as well.
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                });
+                match first_of(next, stopped).await {
+                    Either::Right(()) | Either::Left(Err(_) | Ok(None)) => return Ok(Vec::new()),
+                    Either::Left(Ok(Some(ev))) => ev,
+                }
             };
             if sub.lagged() != lagged_seen {
                 // Events were dropped while we were behind: the inbox is the truth. Re-read it
@@ -392,4 +403,26 @@ impl MailService {
             .map(|m| SessionMail::from_message(m, session_id, &parent))
             .collect())
     }
+}
+
+/// The output of whichever of two futures finished first ([`first_of`]).
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Runs two futures and resolves with the first that is ready (`a` wins a tie): a `select`
+/// without tokio's `macros` feature, which the domain does not use.
+async fn first_of<A, B>(mut a: A, mut b: B) -> Either<A::Output, B::Output>
+where
+    A: Future + Unpin,
+    B: Future + Unpin,
+{
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = std::pin::Pin::new(&mut a).poll(cx) {
+            return std::task::Poll::Ready(Either::Left(v));
+        }
+        std::pin::Pin::new(&mut b).poll(cx).map(Either::Right)
+    })
+    .await
 }

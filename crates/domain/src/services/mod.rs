@@ -77,6 +77,8 @@ pub struct AppConfig {
 pub(crate) struct Ctx {
     pub ports: Ports,
     pub config: AppConfig,
+    /// `true` once the server drains ([`App::shutdown`]); long-polls select on it.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Ctx {
@@ -147,7 +149,11 @@ impl App {
     /// Builds every service over `ports`.
     pub fn new(ports: Ports, config: AppConfig) -> Self {
         let bus = ports.bus.clone();
-        let ctx = Arc::new(Ctx { ports, config });
+        let ctx = Arc::new(Ctx {
+            ports,
+            config,
+            shutdown: tokio::sync::watch::Sender::new(false),
+        });
         Self {
             projects: ProjectService { ctx: ctx.clone() },
             tasks: TaskService { ctx: ctx.clone() },
@@ -158,6 +164,14 @@ impl App {
             spawn: SpawnService { ctx },
             bus,
         }
+    }
+
+    /// Starts the shutdown of the services: every pending `waitForMail` long-poll
+    /// ([`MailService::wait`]) answers `[]` at once, and later waits return what the inbox
+    /// holds without waiting. The server calls it when its graceful drain begins, so that
+    /// long-polls do not hold the drain until its grace period ends. Idempotent.
+    pub fn shutdown(&self) {
+        self.mail.ctx.shutdown.send_replace(true);
     }
 }
 
