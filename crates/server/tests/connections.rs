@@ -193,7 +193,7 @@ fn a_client_that_dribbles_its_headers_is_closed_after_the_header_timeout() {
     s.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let head = format!(
-        "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: {}",
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: {}",
         "a".repeat(200)
     );
     let mut chunk = [0u8; 1024];
@@ -261,7 +261,7 @@ fn a_request_body_that_never_completes_gets_408_and_the_connection_closes() {
     let srv = Srv::start(&[("MAESTRO_HTTP__BODY_TIMEOUT_MS", "400")], None);
     let mut s = srv.connect();
     s.write_all(
-        b"POST /api/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        b"POST /api/projects HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
           Content-Length: 100\r\n\r\n{\"name\":",
     )
     .unwrap();
@@ -300,7 +300,7 @@ fn at_the_connection_cap_new_clients_wait_while_open_ones_keep_answering() {
     // accept them.
     let mut waiting: Vec<TcpStream> = (0..2).map(|_| srv.connect()).collect();
     for s in &mut waiting {
-        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
     }
     assert_eq!(get(&mut held[0], "/health").status, 200);
@@ -353,7 +353,7 @@ fn the_automatic_cap_stays_below_a_low_descriptor_limit() {
     let silent: Vec<TcpStream> = (0..110).map(|_| srv.connect()).collect();
     // A real client gets its answer once the timeouts have closed the silent ones.
     let mut s = srv.connect();
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     let answer = read_answer(&mut s, Duration::from_secs(20));
     assert_eq!(answer.status, 200);
@@ -384,7 +384,7 @@ fn oversized_request_heads_get_the_error_shape() {
     let mut s = srv.connect();
     write!(
         s,
-        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "b".repeat(20_000)
     )
     .unwrap();
@@ -399,7 +399,7 @@ fn oversized_request_heads_get_the_error_shape() {
     let mut s = srv.connect();
     let _ = write!(
         s,
-        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "b".repeat(70_000)
     );
     let answer = read_answer(&mut s, Duration::from_secs(10));
@@ -426,7 +426,7 @@ fn shutdown_answers_pending_long_polls_at_once_and_exits_0() {
             let mut s = srv.connect();
             write!(
                 s,
-                "GET /api/mail/wait/sess_{i}?timeout=120000 HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /api/mail/wait/sess_{i}?timeout=120000 HTTP/1.1\r\nHost: localhost\r\n\r\n"
             )
             .unwrap();
             s
