@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use crate::durable::{lock, remove_file, replace_file};
 use crate::error::FsStoreError;
-use crate::op::Stray;
+use crate::op::{FileRender, Stray};
 use crate::writer::Done;
 
 /// A timer wake-up writes every delayed change due within this much after the first one, so
@@ -64,16 +64,29 @@ fn background_priority() {
 pub(crate) enum Action {
     /// Replace the file with these bytes (then remove the stray, if any).
     Write(Vec<u8>),
+    /// Replace the file with what this renders when it is written (a session journaled as a
+    /// patch: its state is shared with the store's, so only the newest one is ever rendered).
+    Render(FileRender),
     /// Remove the file (and the stray, if any).
     Remove,
 }
 
 impl Action {
-    /// Bytes of memory the change holds until it is written.
+    /// Bytes of memory the change holds until it is written (a state to render is shared
+    /// with the store's rows: nothing of its own).
     fn weight(&self) -> usize {
         match self {
             Self::Write(bytes) => bytes.len(),
-            Self::Remove => 0,
+            Self::Render(_) | Self::Remove => 0,
+        }
+    }
+
+    /// The same change again (for a retry).
+    fn again(&self) -> Self {
+        match self {
+            Self::Write(bytes) => Self::Write(bytes.clone()),
+            Self::Render(render) => Self::Render(render.clone()),
+            Self::Remove => Self::Remove,
         }
     }
 }
@@ -494,10 +507,7 @@ impl Applier {
                         // retry. Otherwise this change is written again later.
                         let retry = (!newer).then(|| Pending {
                             first_gsn: p.first_gsn,
-                            action: match &p.action {
-                                Action::Write(b) => Action::Write(b.clone()),
-                                Action::Remove => Action::Remove,
-                            },
+                            action: p.action.again(),
                             stray: p.stray.clone(),
                             dones: Vec::new(),
                             acked: true,
@@ -689,8 +699,18 @@ fn execute(
 ) -> Result<(), FsStoreError> {
     let dir_of = |p: &Path| p.parent().map(|d| (d.to_path_buf(), false));
     match &p.action {
-        Action::Write(bytes) => {
-            replace_file(path, bytes).map_err(|e| FsStoreError::io("write", path, e))?;
+        Action::Write(_) | Action::Render(_) => {
+            let bytes: std::borrow::Cow<'_, [u8]> = match &p.action {
+                Action::Render(render) => {
+                    std::borrow::Cow::Owned(render().map_err(|source| FsStoreError::Serialize {
+                        path: path.to_path_buf(),
+                        source,
+                    })?)
+                }
+                Action::Write(bytes) => std::borrow::Cow::Borrowed(bytes),
+                Action::Remove => std::borrow::Cow::Borrowed(&[]),
+            };
+            replace_file(path, &bytes).map_err(|e| FsStoreError::io("write", path, e))?;
             touched.push((path.to_path_buf(), true));
             touched.extend(dir_of(path));
             if let Some(stray) = &p.stray {

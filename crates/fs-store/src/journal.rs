@@ -15,10 +15,11 @@
 //! crc    u32      CRC-32C of the 4 `len` bytes followed by the payload
 //! payload:
 //!   gsn        u64  submission number (diagnostics; order is the file order)
-//!   kind       u8   1 = write the file, 2 = remove it
+//!   kind       u8   1 = write the file, 2 = remove it, 3 = patch it
 //!   path_len   u16  then the path relative to the data directory, UTF-8, `/`-separated
 //!   stray_len  u16  then an optional second relative path to remove (0 = none; see `Stray`)
-//!   data            the file's new bytes (kind 1), up to the end of the payload
+//!   data            the file's new bytes (kind 1), or a patch of its previous state (kind 3,
+//!                   module `delta`), up to the end of the payload
 //! ```
 //! Segments are zero-filled ahead of the records (64 KiB at first, then in chunks that double
 //! up to 4 MiB), so most appends overwrite allocated blocks and `fdatasync` has no metadata to
@@ -89,6 +90,8 @@ const MAX_CHUNK: u64 = 4 << 20;
 
 const KIND_WRITE: u8 = 1;
 const KIND_REMOVE: u8 = 2;
+/// The data is a patch of the file's previous state (module `delta`), not its content.
+const KIND_PATCH: u8 = 3;
 
 /// Distinguishes the segments of several stores of one process (tests open a data directory
 /// twice); with the process id it makes segment names unique.
@@ -103,8 +106,11 @@ pub(crate) struct Record<'a> {
     pub(crate) path: &'a str,
     /// Superseded copy to remove as well, relative to the data directory.
     pub(crate) stray: Option<&'a str>,
-    /// New content; `None` removes the file.
+    /// New content (or, with `patch`, a patch of the previous content); `None` removes the
+    /// file.
     pub(crate) data: Option<&'a [u8]>,
+    /// `data` is a patch (module `delta`), applied to the file's previous state at replay.
+    pub(crate) patch: bool,
 }
 
 /// Appends the encoded `rec` to `buf`.
@@ -128,10 +134,10 @@ pub(crate) fn encode(buf: &mut Vec<u8>, rec: &Record<'_>) -> io::Result<()> {
     buf.extend_from_slice(&len_bytes);
     buf.extend_from_slice(&[0; 4]); // checksum, filled in below
     buf.extend_from_slice(&rec.gsn.to_le_bytes());
-    buf.push(if rec.data.is_some() {
-        KIND_WRITE
-    } else {
-        KIND_REMOVE
+    buf.push(match (rec.data.is_some(), rec.patch) {
+        (true, false) => KIND_WRITE,
+        (true, true) => KIND_PATCH,
+        (false, _) => KIND_REMOVE,
     });
     buf.extend_from_slice(&path_len.to_le_bytes());
     buf.extend_from_slice(&stray_len.to_le_bytes());
@@ -195,9 +201,10 @@ pub(crate) fn decode(buf: &[u8], at: usize) -> Decoded<'_> {
         return Decoded::Invalid("path is not UTF-8");
     };
     let data = &payload[FIXED + path_len + stray_len..];
-    let data = match kind {
-        KIND_WRITE => Some(data),
-        KIND_REMOVE if data.is_empty() => None,
+    let (data, patch) = match kind {
+        KIND_WRITE => (Some(data), false),
+        KIND_PATCH => (Some(data), true),
+        KIND_REMOVE if data.is_empty() => (None, false),
         _ => return Decoded::Invalid("bad kind"),
     };
     let rec = Record {
@@ -205,6 +212,7 @@ pub(crate) fn decode(buf: &[u8], at: usize) -> Decoded<'_> {
         path,
         stray: (!stray.is_empty()).then_some(stray),
         data,
+        patch,
     };
     Decoded::Record(rec, at + HEADER + len)
 }

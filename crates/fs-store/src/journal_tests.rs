@@ -12,6 +12,7 @@ fn write_rec(buf: &mut Vec<u8>, gsn: u64, path: &str, data: Option<&[u8]>) {
         path,
         stray: None,
         data,
+        patch: false,
     };
     encode(buf, &rec).unwrap();
 }
@@ -43,6 +44,7 @@ fn records_round_trip_and_every_truncation_is_detected() {
         path: "tasks/p1/t2.json",
         stray: Some("tasks/t2.json"),
         data: None,
+        patch: false,
     };
     encode(&mut buf, &rec).unwrap();
     let Decoded::Record(r1, next) = decode(&buf, 0) else {
@@ -135,6 +137,7 @@ fn segments_replay_in_order_with_removals_and_strays() {
         path: "tasks/p1/t9.json",
         stray: Some("tasks/t9.json"),
         data: Some(b"moved"),
+        patch: false,
     };
     encode(&mut one, &rec).unwrap();
     let mut two = Vec::new();
@@ -448,6 +451,7 @@ fn a_record_whose_file_cannot_be_written_keeps_the_journal() {
         path: "tasks/p1/legacy.json",
         stray: Some("tasks/legacy.json"),
         data: Some(b"moved"),
+        patch: false,
     };
     encode(&mut buf, &moved).unwrap();
     write_rec(&mut buf, 4, &long, Some(b"m"));

@@ -47,6 +47,7 @@ use tokio::runtime::Handle;
 
 mod apply;
 mod crc;
+mod delta;
 mod durable;
 mod error;
 #[cfg(test)]

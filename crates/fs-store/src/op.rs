@@ -12,6 +12,10 @@ use crate::durable::remove_file;
 /// Produces the bytes of a file; run on the committer, off every repository lock.
 pub(crate) type Render = Box<dyn FnOnce() -> serde_json::Result<Vec<u8>> + Send>;
 
+/// Produces a file's bytes when the file writer gets to it (possibly more than once: a failed
+/// write is retried).
+pub(crate) type FileRender = Arc<dyn Fn() -> serde_json::Result<Vec<u8>> + Send + Sync>;
+
 /// Pretty JSON with 2-space indentation and no trailing newline (`JSON.stringify(x, null, 2)`).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     serde_json::to_vec_pretty(value)
@@ -75,6 +79,15 @@ pub(crate) enum Op {
         /// Superseded copy to remove as well.
         also: Option<Arc<Stray>>,
     },
+    /// Journal only what changed (`patch`, applied to the file's previous state at replay, see
+    /// module `delta`); the file writer renders the whole new state later (`file`). A session
+    /// that grew to megabytes then costs its journal the appended entry, not the session.
+    Patch {
+        /// The journal record's bytes.
+        patch: Render,
+        /// The file's new content, rendered by the file writer.
+        file: FileRender,
+    },
 }
 
 impl Op {
@@ -99,10 +112,12 @@ impl Op {
         }
     }
 
-    pub(crate) fn stray_mut(&mut self) -> &mut Option<Arc<Stray>> {
+    /// The superseded copy this change removes, if the change can carry one.
+    pub(crate) fn stray_mut(&mut self) -> Option<&mut Option<Arc<Stray>>> {
         match self {
-            Op::Write { then_remove, .. } => then_remove,
-            Op::Delete { also } => also,
+            Op::Write { then_remove, .. } => Some(then_remove),
+            Op::Delete { also } => Some(also),
+            Op::Patch { .. } => None,
         }
     }
 }

@@ -43,7 +43,7 @@ use crate::apply::{Action, Applier, Item};
 use crate::durable::{lock, sync_paths};
 use crate::error::FsStoreError;
 use crate::journal::{self, Journal, Record};
-use crate::op::{Op, Stray};
+use crate::op::{Op, Render, Stray};
 
 /// How long write-behind lasts after the last window that triggered it.
 const WRITE_BEHIND_HOLD: Duration = Duration::from_secs(1);
@@ -146,6 +146,8 @@ impl Committer {
 pub struct JournalStats {
     /// Records appended to the journal.
     pub records: u64,
+    /// Bytes of records appended to the journal.
+    pub bytes: u64,
     /// Journal `fdatasync`s (one per committed batch).
     pub syncs: u64,
     /// Completed checkpoints.
@@ -167,6 +169,7 @@ pub(crate) struct Writer {
     checkpoint_lock: tokio::sync::Mutex<()>,
     checkpoint_scheduled: AtomicBool,
     records: AtomicU64,
+    bytes: AtomicU64,
     syncs: AtomicU64,
     /// Completed checkpoints; a `watch` so waiters (tests, shutdown) need not poll.
     checkpoints: watch::Sender<u64>,
@@ -218,6 +221,7 @@ impl Writer {
             checkpoint_lock: tokio::sync::Mutex::new(()),
             checkpoint_scheduled: AtomicBool::new(false),
             records: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             checkpoints: watch::Sender::new(0),
             journal_failure: Mutex::new(None),
@@ -318,6 +322,7 @@ impl Writer {
     pub(crate) fn stats(&self) -> JournalStats {
         JournalStats {
             records: self.records.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
             syncs: self.syncs.load(Ordering::Relaxed),
             checkpoints: *self.checkpoints.borrow(),
             file_writes: self.applier.writes.load(Ordering::Relaxed),
@@ -495,6 +500,7 @@ impl Writer {
             tracing::info!("journal appends work again; writes are accepted");
         }
         self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
         self.records
             .fetch_add(staged.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
@@ -571,22 +577,32 @@ impl Writer {
             dones,
             settles,
         } = e;
-        let (action, stray, visible) = match op {
+        let rendered = |render: Render| match catch_unwind(AssertUnwindSafe(render)) {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(source)) => Err(FsStoreError::Serialize {
+                path: path.clone(),
+                source,
+            }),
+            Err(_) => Err(FsStoreError::Task(format!(
+                "panic while rendering {}",
+                path.display()
+            ))),
+        };
+        // What the journal record holds: the file's bytes, nothing (removal) or a patch.
+        let (action, stray, visible, patch) = match op {
             Op::Write {
                 render,
                 then_remove,
                 visible,
-            } => match catch_unwind(AssertUnwindSafe(render)) {
-                Ok(Ok(bytes)) => (Action::Write(bytes), then_remove, visible),
-                Ok(Err(source)) => {
-                    return Err((dones, settles, FsStoreError::Serialize { path, source }));
-                }
-                Err(_) => {
-                    let msg = format!("panic while rendering {}", path.display());
-                    return Err((dones, settles, FsStoreError::Task(msg)));
-                }
+            } => match rendered(render) {
+                Ok(bytes) => (Action::Write(bytes), then_remove, visible, None),
+                Err(e) => return Err((dones, settles, e)),
             },
-            Op::Delete { also } => (Action::Remove, also, false),
+            Op::Delete { also } => (Action::Remove, also, false, None),
+            Op::Patch { patch, file } => match rendered(patch) {
+                Ok(bytes) => (Action::Render(file), None, false, Some(bytes)),
+                Err(e) => return Err((dones, settles, e)),
+            },
         };
         let rel = |p: &Path| {
             p.strip_prefix(&self.root)
@@ -604,10 +620,12 @@ impl Writer {
                 gsn,
                 path: &rel_path,
                 stray: rel_stray.as_deref(),
-                data: match &action {
-                    Action::Write(b) => Some(b),
-                    Action::Remove => None,
+                data: match (&action, &patch) {
+                    (_, Some(p)) => Some(p),
+                    (Action::Write(b), None) => Some(b),
+                    (Action::Remove | Action::Render(_), None) => None,
                 },
+                patch: patch.is_some(),
             };
             journal::encode(buf, &rec).map_err(|e| FsStoreError::io("journal", &path, e))
         });
@@ -632,6 +650,22 @@ type StageError = (Vec<Done>, Vec<Settle>, FsStoreError);
 /// Keeps the newest submission per file; an older one's waiters, stray and visibility move
 /// to it (its state contains theirs).
 fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
+    // A patch is applied on top of the state before it: a file with one keeps every
+    // submission, in order (the row gate makes that case impossible in practice).
+    if batch.iter().any(|e| matches!(e.op, Op::Patch { .. })) {
+        let patched: std::collections::HashSet<&Path> = batch
+            .iter()
+            .filter(|e| matches!(e.op, Op::Patch { .. }))
+            .map(|e| e.path.as_path())
+            .collect();
+        let mut paths = std::collections::HashSet::new();
+        let repeated = batch
+            .iter()
+            .any(|e| patched.contains(e.path.as_path()) && !paths.insert(e.path.as_path()));
+        if repeated {
+            return batch;
+        }
+    }
     let newest: HashMap<&Path, usize> = batch
         .iter()
         .enumerate()
@@ -661,7 +695,7 @@ fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
             let c = carried.entry(e.path).or_default();
             c.dones.append(&mut e.dones);
             c.settles.append(&mut e.settles);
-            c.stray = e.op.stray_mut().take().or(c.stray.take());
+            c.stray = e.op.stray_mut().and_then(Option::take).or(c.stray.take());
             c.visible |= visible;
             continue;
         }
@@ -670,8 +704,9 @@ fn newest_per_file(batch: Vec<Entry>) -> Vec<Entry> {
             e.dones = c.dones;
             c.settles.append(&mut e.settles);
             e.settles = c.settles;
-            let own = e.op.stray_mut();
-            if own.is_none() {
+            if let Some(own) = e.op.stray_mut()
+                && own.is_none()
+            {
                 *own = c.stray;
             }
             if let Op::Write { visible, .. } = &mut e.op {

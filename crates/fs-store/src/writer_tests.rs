@@ -324,7 +324,7 @@ fn newest_per_file_moves_waiters_and_strays() {
             assert!(then_remove.as_ref().is_some_and(|s| Arc::ptr_eq(s, &stray)));
             assert!(*visible);
         }
-        Op::Delete { .. } => panic!("a write"),
+        Op::Delete { .. } | Op::Patch { .. } => panic!("a write"),
     }
 }
 

@@ -35,8 +35,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{
-    Decoded, FIXED, HEADER, JOURNAL_DIR, KIND_REMOVE, KIND_WRITE, MAGIC, MAX_PAYLOAD, Record,
-    decode, resolve,
+    Decoded, FIXED, HEADER, JOURNAL_DIR, KIND_PATCH, KIND_REMOVE, KIND_WRITE, MAGIC, MAX_PAYLOAD,
+    Record, decode, resolve,
 };
 use crate::durable::{fsync_dir, remove_file, replace_file, sync_paths};
 use crate::error::{FsStoreError, NAMED_IN_ERROR};
@@ -171,7 +171,10 @@ fn next_valid(buf: &[u8], from: usize, after: Option<u64>, budget: &mut usize) -
         };
         let payload = &buf[found + HEADER..];
         let plausible = payload.len() >= h.len
-            && matches!(payload.get(8), Some(&(KIND_WRITE | KIND_REMOVE)))
+            && matches!(
+                payload.get(8),
+                Some(&(KIND_WRITE | KIND_REMOVE | KIND_PATCH))
+            )
             && h.gsn.is_some_and(|g| after.is_none_or(|a| g > a));
         if !plausible {
             continue;
@@ -307,8 +310,43 @@ impl Gap {
 struct Final<'a> {
     /// Position of its last record.
     last: usize,
-    /// Its content, or `None` when removed.
-    data: Option<&'a [u8]>,
+    /// Its last full state: content, `None` when removed; unset (`Base::Disk`) when the journal
+    /// holds only patches of it.
+    base: Base<'a>,
+    /// Patches journaled after `base`, in order (module `delta`).
+    patches: Vec<&'a [u8]>,
+}
+
+/// Where a replayed file's state starts from.
+#[derive(Clone, Copy)]
+enum Base<'a> {
+    /// The file as it is on disk (the journal holds only patches of it).
+    Disk,
+    /// This content.
+    Content(&'a [u8]),
+    /// Removed.
+    Removed,
+}
+
+impl<'a> Final<'a> {
+    /// The file's final content (`None`: removed), applying the patches to the base.
+    fn content(&self, path: &Path) -> io::Result<Option<std::borrow::Cow<'a, [u8]>>> {
+        let base = match self.base {
+            Base::Content(bytes) if self.patches.is_empty() => {
+                return Ok(Some(std::borrow::Cow::Borrowed(bytes)));
+            }
+            Base::Removed if self.patches.is_empty() => return Ok(None),
+            Base::Content(bytes) => bytes.to_vec(),
+            Base::Disk => fs::read(path)?,
+            Base::Removed => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the journal patches a removed file",
+                ));
+            }
+        };
+        crate::delta::apply(&base, &self.patches).map(|b| Some(std::borrow::Cow::Owned(b)))
+    }
 }
 
 /// The segment files of `dir`, in replay order. Entries that are not regular files (a FIFO
@@ -434,13 +472,23 @@ pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
         stats.records += 1;
         match resolve(root, rec.path) {
             Some(p) => {
-                finals.insert(
-                    p,
-                    Final {
-                        last: order,
-                        data: rec.data,
-                    },
-                );
+                let f = finals.entry(p).or_insert(Final {
+                    last: order,
+                    base: Base::Disk,
+                    patches: Vec::new(),
+                });
+                f.last = order;
+                match (rec.data, rec.patch) {
+                    (Some(patch), true) => f.patches.push(patch),
+                    (Some(bytes), false) => {
+                        f.base = Base::Content(bytes);
+                        f.patches.clear();
+                    }
+                    (None, _) => {
+                        f.base = Base::Removed;
+                        f.patches.clear();
+                    }
+                }
             }
             None => tracing::warn!(path = rec.path, "journal: skipping unsafe path"),
         }
@@ -451,8 +499,15 @@ pub(crate) fn recover(root: &Path) -> Result<Replayed, FsStoreError> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     let mut failed = Vec::new();
-    for (path, Final { data, .. }) in &finals {
-        let done = match data {
+    for (path, last) in &finals {
+        let data = match last.content(path) {
+            Ok(data) => data,
+            Err(e) => {
+                failed.push((path.clone(), Arc::new(e)));
+                continue;
+            }
+        };
+        let done = match data.as_deref() {
             // A file that already holds the journaled bytes (the usual case: the crash came
             // after its write) is only synced: no write, and no room needed for a temp copy
             // (after a disk-full episode there may be none).

@@ -13,8 +13,9 @@ use maestro_domain::{DomainError, DomainResult};
 
 use super::table::{Change, Table};
 use super::{Ctx, by_creation, found, unwrap_arc};
+use crate::delta::{Lengths, session_patch};
 use crate::layout::check_id;
-use crate::op::Op;
+use crate::op::{Op, to_json};
 
 /// [`SessionRepository`] on `sessions/<id>.json`.
 pub struct FsSessionRepository {
@@ -30,17 +31,32 @@ impl FsSessionRepository {
         }
     }
 
-    /// Runs `decide` on the committed session and persists what it chooses.
+    /// Runs `decide` on the committed session and persists what it chooses. With `appends`
+    /// (the change only appended to the timeline, events and docs, as every `Session` mutation
+    /// does) the journal gets a patch of what changed instead of the whole session (module
+    /// `delta`); the file is rendered whole by the file writer.
     async fn mutate<R>(
         &self,
         id: &str,
+        appends: bool,
         decide: impl FnOnce(Option<&Arc<Session>>) -> DomainResult<Change<Session, R>>,
     ) -> DomainResult<(Option<Arc<Session>>, R)> {
         let path = self.ctx.layout.session(id);
         self.table
-            .mutate(&self.ctx, id.to_owned(), decide, |_, new| match new {
-                Some(s) => (path, Op::json(s.clone(), None)),
-                None => (path, Op::Delete { also: None }),
+            .mutate(&self.ctx, id.to_owned(), decide, |old, new| {
+                match (old, new) {
+                    (Some(old), Some(new)) if appends && Lengths::of(old).appended_by(new) => {
+                        let before = Lengths::of(old);
+                        let (patched, file) = (new.clone(), new.clone());
+                        let op = Op::Patch {
+                            patch: Box::new(move || session_patch(before, &patched)),
+                            file: Arc::new(move || to_json(&*file)),
+                        };
+                        (path, op)
+                    }
+                    (_, Some(new)) => (path, Op::json(new.clone(), None)),
+                    (_, None) => (path, Op::Delete { also: None }),
+                }
             })
             .await
     }
@@ -49,7 +65,7 @@ impl FsSessionRepository {
     /// missing.
     async fn change(&self, id: &str, f: impl FnOnce(&mut Session)) -> DomainResult<Session> {
         let (new, ()) = self
-            .mutate(id, |old| {
+            .mutate(id, true, |old| {
                 let mut s =
                     Session::clone(old.ok_or_else(|| DomainError::not_found("Session", id))?);
                 f(&mut s);
@@ -65,7 +81,9 @@ impl SessionRepository for FsSessionRepository {
     async fn upsert(&self, session: Session) -> DomainResult<Session> {
         check_id("id", &session.id)?;
         let id = session.id.clone();
-        let (new, ()) = self.mutate(&id, |_| Ok(Change::Put(session, ()))).await?;
+        let (new, ()) = self
+            .mutate(&id, false, |_| Ok(Change::Put(session, ())))
+            .await?;
         found(new, "Session", &id)
     }
 
@@ -87,7 +105,7 @@ impl SessionRepository for FsSessionRepository {
 
     async fn add_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<(Session, bool)> {
         let (new, added) = self
-            .mutate(id, |old| {
+            .mutate(id, true, |old| {
                 let old = old.ok_or_else(|| DomainError::not_found("Session", id))?;
                 if old.task_ids.iter().any(|t| t == task_id) {
                     return Ok(Change::Keep(false));
@@ -122,7 +140,7 @@ impl SessionRepository for FsSessionRepository {
     }
 
     async fn delete(&self, id: &str) -> DomainResult<()> {
-        self.mutate(id, |old| match old {
+        self.mutate(id, false, |old| match old {
             Some(_) => Ok(Change::Delete(())),
             None => Err(DomainError::not_found("Session", id)),
         })
