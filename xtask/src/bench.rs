@@ -36,6 +36,7 @@
 mod conns;
 mod data;
 mod fanout;
+mod growth;
 mod load;
 mod report;
 mod server;
@@ -78,6 +79,8 @@ enum Part {
     Fanout,
     /// Memory per idle connection and per pending long-poll.
     Conns,
+    /// A session growing to 10,000 timeline entries.
+    Growth,
 }
 
 /// Default PostgreSQL for `--backend postgres`.
@@ -110,7 +113,8 @@ impl Opts {
                         Some("rest") => Part::Rest,
                         Some("fanout") => Part::Fanout,
                         Some("conns") => Part::Conns,
-                        _ => bail!("--only needs startup, rest, fanout or conns"),
+                        Some("growth") => Part::Growth,
+                        _ => bail!("--only needs startup, rest, fanout, conns or growth"),
                     })
                 }
                 "--postgres-url" => {
@@ -120,7 +124,7 @@ impl Opts {
                     println!(
                         "usage: cargo xtask bench [--quick] [--out FILE] [--no-build] \
                          [--backend fs|postgres] [--postgres-url URL] \
-                         [--only startup|rest|fanout|conns]"
+                         [--only startup|rest|fanout|conns|growth]"
                     );
                     std::process::exit(0);
                 }
@@ -312,6 +316,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         &opts,
         &mut rep,
     ))?;
+
+    if opts.runs(Part::Growth) {
+        let (g_data, g_home) = (tmp.path().join("g/data"), tmp.path().join("g/home"));
+        for d in [&g_data, &g_home] {
+            std::fs::create_dir_all(d)?;
+        }
+        runtime.block_on(session_growth(
+            &bin,
+            &Dirs {
+                data: &g_data,
+                home: &g_home,
+                env: &a_env,
+            },
+            if opts.quick { 2_000 } else { 10_000 },
+            &mut rep,
+        ))?;
+    }
 
     let text = rep.render();
     println!("{text}");
@@ -538,6 +559,75 @@ async fn connection_memory(bin: &Path, dirs: &Dirs<'_>, rep: &mut Report) -> any
          memory glibc's malloc keeps for reuse (freed, but not at the top of its heaps; \
          `malloc_trim` would return it), not live data: the next connections reuse it.",
         notes.join("; ")
+    ));
+    Ok(())
+}
+
+/// A session growing to `entries` timeline entries of 1 KB (issue 12 item 1).
+async fn session_growth(
+    bin: &Path,
+    dirs: &Dirs<'_>,
+    entries: usize,
+    rep: &mut Report,
+) -> anyhow::Result<()> {
+    let shown = conns::count(entries);
+    quiet("session growth", rep).await?;
+    eprintln!("bench: a session growing to {shown} timeline entries");
+    let g = growth::run(bin, dirs, entries).await?;
+    let ms = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1e3;
+    let mb = |mib: f64| mib * 1.048_576;
+    rep.row(Row::upper(
+        &format!(
+            "Session growing to {shown} × 1 KB timeline entries, {} appenders + 1 raw-ws client: peak RSS",
+            growth::APPENDERS
+        ),
+        mb(g.peak_rss_mib),
+        "MB",
+        "≈ 12,500 MB at 5,633 (issue 12)",
+        300.0,
+        format!("{:.0} MB", mb(g.peak_rss_mib)),
+    ));
+    rep.row(Row::upper(
+        &format!(
+            "Append p99 while the session holds < {} entries",
+            conns::count(growth::EARLY)
+        ),
+        ms(&g.early, 0.99),
+        "ms",
+        "79 → 835 ms (issue 12)",
+        20.0,
+        format!("p50 {:.1} / p99 {:.1} ms", ms(&g.early, 0.5), ms(&g.early, 0.99)),
+    ));
+    let per_append = g.late_per_append.as_secs_f64() * 1e3;
+    let get = ms(&g.get, 0.5);
+    rep.row(Row::custom(
+        &format!("Appends over the last 1,000 of {shown} entries: time per append vs one GET of the session"),
+        format!(
+            "{per_append:.1} ms per append (latency p50 {:.0} / p99 {:.0} ms with {} in flight); GET {get:.1} ms ({:.1} MB)",
+            ms(&g.late, 0.5),
+            ms(&g.late, 0.99),
+            growth::APPENDERS,
+            g.session_bytes as f64 / 1e6
+        ),
+        "–",
+        "≤ serialize + send once (report both)",
+        format!("{:.2}× a GET", per_append / get.max(f64::EPSILON)),
+    ));
+    rep.row(Row::upper(
+        &format!("Start-up after SIGKILL with the {shown}-entry session (journal replay) → ready"),
+        g.restart.as_secs_f64() * 1e3,
+        "ms",
+        "–",
+        1_000.0,
+        format!("{:.0} ms", g.restart.as_secs_f64() * 1e3),
+    ));
+    rep.note(format!(
+        "Session growth: {shown} appends in {:.1} s, {} failed; RSS at the end {:.0} MB; the raw          WebSocket client received {} `session:updated` frames, {:.1} GB (each carries the whole          session, as in the reference protocol; a client that cannot keep up loses the oldest          frames).",
+        g.elapsed.as_secs_f64(),
+        g.errors,
+        mb(g.end_rss_mib),
+        g.ws_frames,
+        g.ws_bytes as f64 / 1e9
     ));
     Ok(())
 }
