@@ -12,6 +12,7 @@ mod project;
 mod session;
 mod task;
 mod team_member;
+mod text;
 
 pub use enums::*;
 pub use mail::*;
@@ -20,6 +21,7 @@ pub use project::*;
 pub use session::*;
 pub use task::*;
 pub use team_member::*;
+pub use text::*;
 
 /// Unknown JSON keys of a stored entity, kept in insertion order.
 pub type Extra = serde_json::Map<String, serde_json::Value>;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Ctx, non_blank, to_json};
-use crate::entities::{Extra, Project, ProjectPatch};
+use crate::entities::{Extra, Project, ProjectPatch, js_trim};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, names};
 
@@ -75,7 +75,7 @@ impl ProjectService {
     /// # Errors
     /// `Validation` "Project name cannot be empty"; `NotFound`.
     pub async fn update(&self, id: &str, patch: ProjectPatch) -> DomainResult<Project> {
-        if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        if patch.name.as_deref().is_some_and(|n| js_trim(n).is_empty()) {
             return Err(DomainError::validation("Project name cannot be empty"));
         }
         let project = self
