@@ -1,6 +1,6 @@
 //! TaskService (ref §3.2, §3.4, the task routes of ref §4.3).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -315,26 +315,31 @@ impl TaskService {
     /// `{id}` for each; removes the deleted ids from their sessions' `taskIds` (spec §2) and
     /// emits `session:updated` for each such session. Returns the deleted ids in order.
     ///
+    /// Linear in the size of the subtree and the project: one listing of the project's
+    /// tasks builds a children map, one listing of its sessions finds the links (plus the
+    /// deleted tasks' own `sessionIds`, for sessions of other projects); then one store call
+    /// per deleted task and per link, each followed by a cooperative yield so other requests
+    /// on this worker are served in between (issue 12: 10,000 tasks took 5.5 s and stalled
+    /// the server). The order is the reference's: the reverse of a pre-order walk whose
+    /// children come oldest first (ref §3.2). Descendants in another project than the root
+    /// (the reference let a parent be in any project) are not found.
+    ///
     /// # Errors
-    /// `NotFound`.
+    /// `NotFound`; a store error stops the cascade (what was deleted stays deleted).
     pub async fn delete(&self, id: &str) -> DomainResult<Vec<String>> {
         let root = self.get(id).await?;
-        // Pre-order DFS, then delete in reverse so children go before parents.
-        let mut order = Vec::new();
-        let mut stack = vec![root.id.clone()];
-        while let Some(current) = stack.pop() {
-            let children = self
-                .list(&TaskFilter {
-                    parent_id: Some(Some(current.clone())),
-                    ..TaskFilter::default()
-                })
-                .await?;
-            order.push(current);
-            stack.extend(children.into_iter().rev().map(|t| t.id));
-        }
+        let project_tasks = self
+            .list(&TaskFilter {
+                project_id: Some(root.project_id.clone()),
+                ..TaskFilter::default()
+            })
+            .await?;
+        let order = subtree_post_order(&root, &project_tasks);
+        let links = self.session_links(&root, &project_tasks, &order).await?;
+        drop(project_tasks);
         let mut deleted = Vec::with_capacity(order.len());
-        for task_id in order.iter().rev() {
-            match self.ctx.ports.tasks.delete(task_id).await {
+        for task_id in order {
+            match self.ctx.ports.tasks.delete(&task_id).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => continue,
                 Err(e) => return Err(e),
@@ -346,47 +351,90 @@ impl TaskService {
                     json!({ "id": task_id }),
                 ))
                 .await;
-            self.unlink_sessions(task_id).await?;
-            deleted.push(task_id.clone());
+            for session_id in links.get(&task_id).into_iter().flatten() {
+                self.unlink_session(session_id, &task_id).await?;
+            }
+            deleted.push(task_id);
+            yield_now().await;
         }
         Ok(deleted)
     }
 
-    async fn unlink_sessions(&self, task_id: &str) -> DomainResult<()> {
+    /// The sessions linked to each task of `subtree`: those of the project listing the task
+    /// (one listing), and sessions of other projects named by the task's `sessionIds`
+    /// (looked up one by one; normally there are none).
+    async fn session_links(
+        &self,
+        root: &Task,
+        project_tasks: &[Task],
+        subtree: &[String],
+    ) -> DomainResult<HashMap<String, Vec<String>>> {
+        let wanted: HashSet<&str> = subtree.iter().map(String::as_str).collect();
+        let mut links: HashMap<String, Vec<String>> = HashMap::new();
         let sessions = self
             .ctx
             .ports
             .sessions
             .list(&SessionFilter {
-                task_id: Some(task_id.to_owned()),
+                project_id: Some(root.project_id.clone()),
                 ..SessionFilter::default()
             })
             .await?;
-        for s in sessions {
-            match self
-                .ctx
-                .ports
-                .sessions
-                .remove_task(&s.id, task_id, self.ctx.now())
-                .await
-            {
-                Ok(session) => {
-                    self.ctx
-                        .emit(
-                            NewEvent::new(
-                                names::SESSION_UPDATED,
-                                &session.project_id,
-                                to_json(&session),
-                            )
-                            .for_session(&session.id),
-                        )
-                        .await
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
+        let in_project: HashSet<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+        for s in &sessions {
+            for task_id in s.task_ids.iter().filter(|t| wanted.contains(t.as_str())) {
+                links.entry(task_id.clone()).or_default().push(s.id.clone());
             }
         }
-        Ok(())
+        let others: Vec<(&str, &str)> = project_tasks
+            .iter()
+            .filter(|t| wanted.contains(t.id.as_str()))
+            .flat_map(|t| {
+                t.session_ids
+                    .iter()
+                    .map(move |s| (t.id.as_str(), s.as_str()))
+            })
+            .filter(|(_, s)| !in_project.contains(s))
+            .collect();
+        for (task_id, session_id) in others {
+            if let Some(s) = self.ctx.ports.sessions.get(session_id).await?
+                && s.task_ids.iter().any(|t| t == task_id)
+            {
+                links
+                    .entry(task_id.to_owned())
+                    .or_default()
+                    .push(s.id.clone());
+            }
+        }
+        Ok(links)
+    }
+
+    /// Removes `task_id` from the session's `taskIds` and emits `session:updated`; a session
+    /// deleted meanwhile is skipped.
+    async fn unlink_session(&self, session_id: &str, task_id: &str) -> DomainResult<()> {
+        match self
+            .ctx
+            .ports
+            .sessions
+            .remove_task(session_id, task_id, self.ctx.now())
+            .await
+        {
+            Ok(session) => {
+                self.ctx
+                    .emit(
+                        NewEvent::new(
+                            names::SESSION_UPDATED,
+                            &session.project_id,
+                            to_json(&session),
+                        )
+                        .for_session(&session.id),
+                    )
+                    .await;
+                Ok(())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /api/tasks/:id/timeline`: appends to the **session** timeline with this task id
@@ -501,4 +549,48 @@ fn check_patch_ids(patch: &TaskPatch) -> DomainResult<()> {
         check_id("taskSessionStatuses", key)?;
     }
     Ok(())
+}
+
+/// The ids of `root` and its descendants among `tasks` (sorted oldest first, as lists
+/// are), children before parents: the reverse of a pre-order walk that visits children
+/// oldest first (ref §3.2). Linear: one pass builds the children map.
+fn subtree_post_order(root: &Task, tasks: &[Task]) -> Vec<String> {
+    let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+    for t in tasks {
+        if let Some(parent) = t.parent_id.as_deref() {
+            children.entry(parent).or_default().push(&t.id);
+        }
+    }
+    let mut pre_order = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack = vec![root.id.as_str()];
+    while let Some(current) = stack.pop() {
+        // A parent cycle in stored data must not loop forever.
+        if !seen.insert(current) {
+            continue;
+        }
+        pre_order.push(current.to_owned());
+        if let Some(kids) = children.get(current) {
+            stack.extend(kids.iter().rev());
+        }
+    }
+    pre_order.reverse();
+    pre_order
+}
+
+/// Lets the other tasks of this worker run before continuing (a cooperative
+/// `tokio::task::yield_now` that needs no runtime feature: the domain uses tokio with
+/// `sync` and `time` only).
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
