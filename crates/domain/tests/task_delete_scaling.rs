@@ -1,7 +1,8 @@
 //! Deleting a task subtree is linear in its size (issue 12 item 11: 10,000 tasks took 5.5 s
 //! and stalled the server for ~2 s), checked without timing: repositories that count their
 //! calls show one listing of tasks and one of sessions whatever the subtree's size, and a
-//! ticker task on the same single-threaded runtime keeps running while the cascade does.
+//! ticker task on the same single-threaded runtime keeps running while the cascade does
+//! (the in-memory store never makes the cascade wait, so only its own yields let it run).
 
 #![allow(clippy::unwrap_used)]
 
@@ -328,8 +329,9 @@ async fn the_cascade_lets_other_tasks_run() {
     app.tasks.delete(&root.id).await.unwrap();
     let during = ticks.load(Ordering::SeqCst) - before;
     ticker.abort();
+    // The cascade deletes 64 tasks at a time and yields after each group.
     assert!(
-        during >= 300,
+        during >= 300 / 64,
         "another task on this thread ran {during} times during a 300-task cascade"
     );
     let mut deleted = 0;
