@@ -200,6 +200,7 @@ impl MailService {
                 created_at: self.ctx.now(),
                 read_at: None,
                 extra: Extra::new(),
+                odd: Default::default(),
             };
             out.push(self.store(mail).await?);
         }
@@ -363,6 +364,7 @@ impl MailService {
             created_at: self.ctx.now(),
             read_at: None,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let mail = self.store(mail).await?;
         let content = format!(

@@ -35,6 +35,7 @@ impl OrderingService {
                 entity_type,
                 ordered_ids: Vec::new(),
                 updated_at: 0,
+                odd: Default::default(),
             }))
     }
 
@@ -59,6 +60,7 @@ impl OrderingService {
                 entity_type,
                 ordered_ids,
                 updated_at: self.ctx.now(),
+                odd: Default::default(),
             })
             .await
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Ctx, non_blank, to_json};
-use crate::entities::{Extra, Project, ProjectPatch, js_trim};
+use crate::entities::{Extra, OddValues, Project, ProjectPatch, js_trim};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, names};
 
@@ -43,6 +43,7 @@ impl ProjectService {
             created_at: now,
             updated_at: now,
             extra: Extra::new(),
+            odd: OddValues::default(),
         };
         let project = self.ctx.ports.projects.insert(project).await?;
         self.ctx

@@ -153,6 +153,7 @@ impl SessionService {
             team_member_snapshots: None,
             parent_session_id: input.parent_session_id,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         if let Some((ids, snaps)) = &members {
             session.set_team_members(ids, snaps);

@@ -135,6 +135,7 @@ impl TaskService {
             team_member_id: input.team_member_id,
             team_member_ids: input.team_member_ids,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let task = self.ctx.ports.tasks.insert(task).await?;
         self.ctx

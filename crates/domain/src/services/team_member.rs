@@ -257,6 +257,7 @@ impl TeamMemberService {
             created_at: now.clone(),
             updated_at: now,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let member = self.ctx.ports.team_members.put_custom(member).await?;
         self.emit(names::TEAM_MEMBER_CREATED, &member).await;
