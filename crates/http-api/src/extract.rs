@@ -329,3 +329,32 @@ pub fn required(value: Option<String>, message: &str) -> Result<String, ApiError
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::validation(message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_quoted_shortens_only_long_quoted_values() {
+        let long = "x".repeat(1000);
+        let short_of = |s: &str| format!("{}…", &s[..64]);
+        assert_eq!(
+            clip_quoted(&format!("unknown variant `{long}`, expected `low`, `high`")),
+            format!(
+                "unknown variant `{}`, expected `low`, `high`",
+                short_of(&long)
+            )
+        );
+        // A `{:?}` string: an escaped quote does not end it.
+        let escaped = format!("a\\\"{long}");
+        assert_eq!(
+            clip_quoted(&format!("invalid type: string \"{escaped}\", expected i64")),
+            format!(
+                "invalid type: string \"{}\", expected i64",
+                short_of(&escaped)
+            )
+        );
+        assert_eq!(clip_quoted("no quotes at all"), "no quotes at all");
+        assert_eq!(clip_quoted("unterminated `abc"), "unterminated `abc");
+    }
+}
