@@ -596,7 +596,11 @@ async fn session_growth(
         "ms",
         "79 → 835 ms (issue 12)",
         20.0,
-        format!("p50 {:.1} / p99 {:.1} ms", ms(&g.early, 0.5), ms(&g.early, 0.99)),
+        format!(
+            "p50 {:.1} / p99 {:.1} ms",
+            ms(&g.early, 0.5),
+            ms(&g.early, 0.99)
+        ),
     ));
     let per_append = g.late_per_append.as_secs_f64() * 1e3;
     let get = ms(&g.get, 0.5);

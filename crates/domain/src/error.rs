@@ -119,10 +119,11 @@ impl DomainError {
         }
     }
 
-    /// `NOT_FOUND` with the reference message `"<Resource> with id '<id>' not found"`.
+    /// `NOT_FOUND` with the reference message `"<Resource> with id '<id>' not found"`; a long
+    /// id is shortened ([`crate::ids::shown`]).
     pub fn not_found(resource: &str, id: &str) -> Self {
         Self::NotFound {
-            message: format!("{resource} with id '{id}' not found"),
+            message: format!("{resource} with id '{}' not found", crate::ids::shown(id)),
         }
     }
 

@@ -6,6 +6,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::error::{DomainError, DomainResult, FieldError};
+
 /// Source of wall-clock time in epoch **milliseconds**.
 pub trait Clock: Send + Sync {
     /// Current time, epoch ms.
@@ -118,6 +120,69 @@ pub fn is_valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The id rule as error messages state it.
+pub const ID_RULE: &str = "ids match ^[A-Za-z0-9_-]{1,128}$";
+
+/// How many characters of a client-supplied value an error message echoes.
+pub const SHOWN_CHARS: usize = 64;
+
+/// `value` as an error message may echo it: the first [`SHOWN_CHARS`] characters, followed
+/// by `…` when it was longer. Every message that repeats client input (ids, unknown enum
+/// values, paths) goes through this, so a 60 KB id is not sent back in full.
+pub fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &value[..cut])),
+    }
+}
+
+/// Checks one id of a body or query against the id rule (spec §2, issue 12: every id that
+/// names an entity, since it becomes a file name or a lookup key).
+///
+/// # Errors
+/// `Validation` with `details: [{path, message}]`; the message echoes the value through
+/// [`shown`].
+pub fn check_id(path: &str, value: &str) -> DomainResult<()> {
+    if is_valid_id(value) {
+        return Ok(());
+    }
+    Err(DomainError::invalid_field(path, invalid_id_message(value)))
+}
+
+/// [`check_id`] for an optional id.
+///
+/// # Errors
+/// As [`check_id`].
+pub fn check_opt_id(path: &str, value: Option<&str>) -> DomainResult<()> {
+    value.map_or(Ok(()), |v| check_id(path, v))
+}
+
+/// [`check_id`] for every element of a list; the details name each bad element as
+/// `path[index]`.
+///
+/// # Errors
+/// `Validation` listing every invalid element.
+pub fn check_ids<S: AsRef<str>>(path: &str, values: &[S]) -> DomainResult<()> {
+    let bad: Vec<FieldError> = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !is_valid_id(v.as_ref()))
+        .map(|(i, v)| FieldError::new(format!("{path}[{i}]"), invalid_id_message(v.as_ref())))
+        .collect();
+    match bad.first() {
+        None => Ok(()),
+        Some(first) => Err(DomainError::Validation {
+            message: format!("Invalid value for '{}': {}", first.path, first.message),
+            details: bad,
+        }),
+    }
+}
+
+/// `"<value>" is not a valid id (ids match …)`, the value shortened by [`shown`].
+pub fn invalid_id_message(value: &str) -> String {
+    format!("{:?} is not a valid id ({ID_RULE})", shown(value))
+}
+
 /// Formats epoch ms as ISO-8601 UTC with milliseconds, as JavaScript's `toISOString()` does:
 /// `2026-02-19T09:37:59.123Z`.
 pub fn iso_from_ms(ms: i64) -> String {
@@ -179,5 +244,38 @@ mod tests {
         assert!(!is_valid_id(""));
         assert!(!is_valid_id("../etc"));
         assert!(!is_valid_id(&"a".repeat(129)));
+        for bad in [".", ".hidden", "~", "\n", "a b", "a,b", "--output=/tmp/x"] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+        // The rule allows a leading '-': whatever passes ids to a command line must still
+        // keep them from being read as options (spawn, `manifest_cli`).
+        assert!(is_valid_id("--model"));
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        assert_eq!(shown("abc"), "abc");
+        let exact = "é".repeat(SHOWN_CHARS);
+        assert_eq!(shown(&exact), exact);
+        let long = "é".repeat(60_000);
+        assert_eq!(shown(&long), format!("{}…", "é".repeat(SHOWN_CHARS)));
+
+        let err = check_id("projectId", &"x".repeat(60_000)).unwrap_err();
+        let DomainError::Validation { message, details } = err else {
+            panic!("validation")
+        };
+        assert!(message.len() < 300, "{message}");
+        assert_eq!(details.len(), 1);
+        assert_eq!(details[0].path, "projectId");
+        assert!(details[0].message.len() < 200, "{}", details[0].message);
+
+        let err = check_ids("taskIds", &["task_1", "a/b", "task_2", "."]).unwrap_err();
+        let DomainError::Validation { details, .. } = err else {
+            panic!("validation")
+        };
+        let paths: Vec<_> = details.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["taskIds[1]", "taskIds[3]"]);
+        assert!(check_ids::<&str>("taskIds", &[]).is_ok());
+        assert!(check_opt_id("parentId", None).is_ok());
     }
 }

@@ -654,3 +654,66 @@ async fn manifest_failure_marks_the_session_failed() {
     assert_eq!(events[1].data, json!({ "sessionId": s.id, "name": s.name }));
     assert_eq!(w.h.manifests.requests().len(), 1);
 }
+
+// ------------------------------------------------------- stored values reaching the CLI
+
+/// Ids stored unchecked by the reference that break the id rule never reach the CLI's argv
+/// (they would also name its files and URLs); a member's stored agent tool outside the set
+/// is refused like a stored mode (issue 12 item 6).
+#[tokio::test]
+async fn stored_ids_breaking_the_rule_are_skipped_and_unknown_stored_tools_refused() {
+    use maestro_domain::entities::Lenient;
+    use maestro_domain::ports::{TaskRepository, TeamMemberRepository};
+
+    let w = world().await;
+    let good = member(&w, "Good", Some("opus"), None, None).await;
+    let mut stored = w.t1.clone();
+    stored.id = "task_1771493879123_storedodd".into();
+    stored.team_member_ids = Some(vec!["../../x".into(), good.id.clone(), "a,b".into()]);
+    stored.reference_task_ids = Some(vec!["task_ref_ok".into(), "--output=/tmp/x".into()]);
+    w.h.tasks.insert(stored.clone()).await.unwrap();
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            project_id: Some(w.p.id.clone()),
+            task_ids: Some(vec![stored.id.clone()]),
+            ..SpawnRequest::default()
+        })
+        .await
+        .unwrap();
+    let req = w.h.manifests.single();
+    assert_eq!(req.team_member_id.as_deref(), Some(good.id.as_str()));
+    assert!(req.team_member_ids.is_empty(), "{req:?}");
+    assert_eq!(req.reference_task_ids, ["task_ref_ok"]);
+    assert_eq!(req.model.as_deref(), Some("opus"));
+
+    let mut cursor = good.clone();
+    cursor.id = "tm_1771493879123_cursorfan".into();
+    cursor.agent_tool = Some(Lenient::Other("cursor".into()));
+    w.h.team_members.put_custom(cursor.clone()).await.unwrap();
+    let r =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                team_member_id: Some(cursor.id.clone()),
+                ..request(&w)
+            })
+            .await;
+    let details = spawn_err(
+        r,
+        SpawnErrorKind::BadRequest,
+        "INVALID_AGENT_TOOL",
+        "Invalid value for 'agentTool': the team member's agent tool \"cursor\" is not one of claude-code | codex | gemini",
+    );
+    assert_eq!(details.unwrap()[0]["path"], "agentTool");
+    // The body's tool wins over the member's (ref §3.3.6 step 6).
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            team_member_id: Some(cursor.id.clone()),
+            agent_tool: Some("codex".into()),
+            ..request(&w)
+        })
+        .await
+        .unwrap();
+}

@@ -108,8 +108,17 @@ fn head(s: &Session) -> Session {
         team_member_snapshots: s.team_member_snapshots.clone(),
         parent_session_id: s.parent_session_id.clone(),
         extra: s.extra.clone(),
+        // Odd values inside the arrays stay with the arrays (see `apply`).
+        odd: {
+            let mut odd = s.odd.clone();
+            odd.adopt(&mut Default::default(), ARRAYS);
+            odd
+        },
     }
 }
+
+/// The fields a patch appends to instead of replacing.
+const ARRAYS: &[&str] = &["timeline", "events", "docs"];
 
 /// The patch turning a session whose arrays had `before` lengths into `new` (which only
 /// appended to them, see [`Lengths::appended_by`]): compact JSON, the size of what changed.
@@ -173,6 +182,8 @@ pub(crate) fn apply(base: &[u8], patches: &[&[u8]]) -> io::Result<Vec<u8>> {
     for patch in patches {
         let p: PatchIn = serde_json::from_slice(patch).map_err(|e| invalid("journal patch", e))?;
         let mut next = p.head;
+        // Stored values of an unexpected type inside the arrays stay where they are.
+        next.odd.adopt(&mut session.odd, ARRAYS);
         next.timeline = std::mem::take(&mut session.timeline);
         next.events = std::mem::take(&mut session.events);
         next.docs = std::mem::take(&mut session.docs);

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use serde_json::{Map, Value};
 
 use maestro_domain::entities::{
-    MailMessage, Ordering, OrderingEntityType, Project, Session, Task, TeamMember,
+    MailMessage, Ordering, OrderingEntityType, Project, Session, Stored, Task, TeamMember,
 };
 
 use crate::durable::{DirSyncs, ensure_dir, fsync_dir, is_temp_name, remove_durable, write_atomic};
@@ -343,8 +343,10 @@ fn ids_ok(ids: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
-    serde_json::from_value(v).map_err(|e| e.to_string())
+/// Reads an entity leniently: a field of an unexpected type is kept as an odd value, served
+/// and written back as stored (see `maestro_domain::entities::Stored`).
+fn parse<T: Stored>(v: Value) -> Result<T, String> {
+    T::from_stored(v).map_err(|e| e.to_string())
 }
 
 /// Reads and migrates one file. `Ok(None)`: handled, nothing to keep.

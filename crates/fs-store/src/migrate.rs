@@ -1,10 +1,12 @@
 //! Start-up migrations of stored JSON (ref §3.9, spec §6.2), applied to the raw
 //! `serde_json::Value` before it is deserialized into an entity, because the entities' serde
-//! derives would reject (or silently keep in `extra`) the legacy shapes.
+//! derives would reject (or silently keep in `extra`) the legacy shapes. Entities are then
+//! read with [`Stored::from_stored`], which keeps fields of an unexpected type as odd values
+//! instead of failing.
 
 use serde_json::{Map, Value, json};
 
-use maestro_domain::entities::{MailMessage, Session, Task};
+use maestro_domain::entities::{MailMessage, Session, Stored, Task};
 
 /// The outcome of loading one task file.
 #[derive(Debug)]
@@ -82,7 +84,7 @@ pub(crate) fn task(mut v: Value) -> Result<TaskLoad, String> {
         }
     }
     fill(obj, "taskSessionStatuses", json!({}));
-    let task: Task = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    let task = Task::from_stored(v).map_err(|e| e.to_string())?;
     Ok(TaskLoad::Keep(Box::new(task)))
 }
 
@@ -114,7 +116,7 @@ pub(crate) fn session(mut v: Value) -> Result<(Session, bool), String> {
     if obj.remove("strategy").is_some() {
         changed = true;
     }
-    let session: Session = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    let session = Session::from_stored(v).map_err(|e| e.to_string())?;
     Ok((session, changed))
 }
 
@@ -127,7 +129,7 @@ pub(crate) fn mail(mut v: Value) -> Result<MailMessage, String> {
     {
         obj.insert("threadId".to_owned(), id);
     }
-    serde_json::from_value(v).map_err(|e| e.to_string())
+    MailMessage::from_stored(v).map_err(|e| e.to_string())
 }
 
 /// The keys of a legacy ref §1.8 mail that the conversion consumes.
@@ -190,7 +192,7 @@ pub(crate) fn legacy_mail(
             out.insert(k.clone(), val.clone());
         }
     }
-    serde_json::from_value(Value::Object(out)).map_err(|e| e.to_string())
+    MailMessage::from_stored(Value::Object(out)).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

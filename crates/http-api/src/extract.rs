@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use maestro_domain::FieldError;
-use maestro_domain::ids::is_valid_id;
+use maestro_domain::ids::{invalid_id_message, is_valid_id, shown};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -62,12 +62,46 @@ fn parse_object(content_type: Option<&str>, bytes: &Bytes) -> Result<Value, ApiE
     Ok(value)
 }
 
+/// `message` with every quoted client value (`` `…` `` or `"…"`, as serde quotes them)
+/// shortened by [`shown`]: serde repeats an unknown enum value or a mistyped string in full.
+pub fn clip_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[start];
+        out.push_str(&rest[..=start]);
+        let body = &rest[start + 1..];
+        // The closing quote; inside "…" (a `{:?}` string) a backslash escapes the next char.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, b) in body.bytes().enumerate() {
+            if escaped {
+                escaped = false;
+            } else if quote == b'"' && b == b'\\' {
+                escaped = true;
+            } else if b == quote {
+                end = Some(i);
+                break;
+            }
+        }
+        let Some(end) = end else {
+            out.push_str(&shown(body));
+            return out;
+        };
+        out.push_str(&shown(&body[..end]));
+        out.push(quote as char);
+        rest = &body[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Deserializes `value` into `T`, reporting the failing field's path.
 pub fn from_value<T: DeserializeOwned>(value: Value, what: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
+        let path = shown(&e.path().to_string()).into_owned();
         let path = if path == "." { String::new() } else { path };
-        let message = e.into_inner().to_string();
+        let message = clip_quoted(&e.into_inner().to_string());
         ApiError::invalid(
             format!(
                 "Invalid {what}: {}{message}",
@@ -143,9 +177,7 @@ impl<'de> Deserialize<'de> for Id {
         if is_valid_id(&s) {
             Ok(Self(s))
         } else {
-            Err(serde::de::Error::custom(format!(
-                "invalid id '{s}': ids match ^[A-Za-z0-9_-]{{1,128}}$"
-            )))
+            Err(serde::de::Error::custom(invalid_id_message(&s)))
         }
     }
 }
@@ -168,7 +200,7 @@ where
             .map_err(|e| {
                 ApiError::invalid(
                     "Invalid URL parameters",
-                    vec![FieldError::new("params", e.body_text())],
+                    vec![FieldError::new("params", clip_quoted(&e.body_text()))],
                 )
             })
     }
@@ -186,7 +218,10 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
             .await
             .map(|q| Self(q.0))
             .map_err(|e| {
-                ApiError::validation(format!("Invalid query parameters: {}", e.body_text()))
+                ApiError::validation(format!(
+                    "Invalid query parameters: {}",
+                    clip_quoted(&e.body_text())
+                ))
             })
     }
 }
@@ -332,4 +367,33 @@ pub fn required(value: Option<String>, message: &str) -> Result<String, ApiError
     value
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::validation(message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_quoted_shortens_only_long_quoted_values() {
+        let long = "x".repeat(1000);
+        let short_of = |s: &str| format!("{}…", &s[..64]);
+        assert_eq!(
+            clip_quoted(&format!("unknown variant `{long}`, expected `low`, `high`")),
+            format!(
+                "unknown variant `{}`, expected `low`, `high`",
+                short_of(&long)
+            )
+        );
+        // A `{:?}` string: an escaped quote does not end it.
+        let escaped = format!("a\\\"{long}");
+        assert_eq!(
+            clip_quoted(&format!("invalid type: string \"{escaped}\", expected i64")),
+            format!(
+                "invalid type: string \"{}\", expected i64",
+                short_of(&escaped)
+            )
+        );
+        assert_eq!(clip_quoted("no quotes at all"), "no quotes at all");
+        assert_eq!(clip_quoted("unterminated `abc"), "unterminated `abc");
+    }
 }

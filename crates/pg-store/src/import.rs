@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
 use crate::error::{db_store_err, pool_store_err, to_store_err};
+use crate::rows::storable;
 use crate::{ImportCounts, ImportData, PgStoreError};
 use crate::{mail, orderings, projects, sessions, tasks, team_members};
 
@@ -39,7 +40,7 @@ pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, 
         &tx,
         &projects::UPSERT,
         &data.projects,
-        |p| Ok(projects::Params::new(p)),
+        projects::Params::new,
         |prm, p| prm.refs(p).to_vec(),
     )
     .await?;
@@ -78,7 +79,7 @@ pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, 
         &tx,
         &mail::UPSERT,
         &data.mail,
-        |m| Ok(mail::Params::new(m)),
+        mail::Params::new,
         |prm, m| prm.refs(m).to_vec(),
     )
     .await?;
@@ -124,8 +125,10 @@ pub(crate) async fn run(pool: &Pool, data: &ImportData) -> Result<ImportCounts, 
 
 /// Every enum value of `data` outside the closed set of its column (the CHECK constraints of
 /// migration 0001; each module's `enum_texts`): `"<kind> <id>: <table>.<column>: <value> is
-/// not one of …"`, in import order. JSONB columns (per-session task statuses, snapshots,
-/// default overrides) hold any value and are not checked.
+/// not one of …"`, and every stored value of an unexpected JSON type (`"<kind> <id>:
+/// <table>.<jsonPath>: stored value … cannot be stored in PostgreSQL"`, [`storable`]), in
+/// import order. Unknown strings inside JSONB columns (per-session task statuses,
+/// snapshots, default overrides) are kept and not checked.
 fn check(data: &ImportData) -> Vec<String> {
     let mut problems = Vec::new();
     let mut note = |entity: String, res: DomainResult<()>| match res {
@@ -137,6 +140,9 @@ fn check(data: &ImportData) -> Vec<String> {
         }
         Err(e) => problems.push(format!("{entity}: {e}")),
     };
+    for p in &data.projects {
+        note(format!("project {}", p.id), storable("projects", &p.odd));
+    }
     for t in &data.tasks {
         note(format!("task {}", t.id), tasks::enum_texts(t).map(drop));
     }
@@ -146,9 +152,16 @@ fn check(data: &ImportData) -> Vec<String> {
             sessions::enum_texts(s).map(drop),
         );
     }
+    for m in &data.mail {
+        note(format!("mail {}", m.id), storable("mail", &m.odd));
+    }
     for m in &data.team_members {
         let entity = format!("team member {} (project {})", m.id, m.project_id);
         note(entity, team_members::enum_texts(m).map(drop));
+    }
+    for o in &data.orderings {
+        let entity = format!("ordering {} (project {})", o.entity_type, o.project_id);
+        note(entity, storable("orderings", &o.odd));
     }
     problems
 }

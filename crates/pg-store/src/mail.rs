@@ -20,7 +20,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, parse_enum, parse_opt_enum, upsert_sql,
+    col, col_list, extra_from_json, extra_to_json, parse_enum, parse_opt_enum, storable, upsert_sql,
 };
 
 const T: &str = "mail";
@@ -53,12 +53,14 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub(crate) fn new(m: &MailMessage) -> Self {
-        Self {
+    /// `Validation` if the mail holds a value of an unexpected type (see [`storable`]).
+    pub(crate) fn new(m: &MailMessage) -> DomainResult<Self> {
+        storable(T, &m.odd)?;
+        Ok(Self {
             kind: m.kind.as_str(),
             priority: m.priority.map(MailPriority::as_str),
             extra: extra_to_json(&m.extra),
-        }
+        })
     }
 
     /// Parameters in [`COLS`] order.
@@ -97,6 +99,7 @@ fn decode(row: &Row) -> DomainResult<MailMessage> {
         created_at: col(row, T, "created_at")?,
         read_at: col(row, T, "read_at")?,
         extra: extra_from_json(col(row, T, "extra")?),
+        odd: Default::default(),
     })
 }
 
@@ -130,7 +133,7 @@ impl MailRepository for PgMailRepository {
     async fn insert(&self, mail: MailMessage) -> DomainResult<MailMessage> {
         let client = get(&self.pool).await?;
         let stmt = client.prepare_cached(&UPSERT).await.map_err(db_err)?;
-        let p = Params::new(&mail);
+        let p = Params::new(&mail)?;
         client
             .execute(&stmt, &p.refs(&mail))
             .await

@@ -8,7 +8,7 @@ use maestro_domain::ports::OrderingRepository;
 
 use crate::error::db_err;
 use crate::pool::get;
-use crate::rows::{col, parse_enum};
+use crate::rows::{col, parse_enum, storable};
 
 const T: &str = "orderings";
 
@@ -59,10 +59,12 @@ impl OrderingRepository for PgOrderingRepository {
             entity_type: parse_enum(T, "entity_type", &kind, OrderingEntityType::parse)?,
             ordered_ids: col(&row, T, "ordered_ids")?,
             updated_at: col(&row, T, "updated_at")?,
+            odd: Default::default(),
         }))
     }
 
     async fn save(&self, ordering: Ordering) -> DomainResult<Ordering> {
+        storable(T, &ordering.odd)?;
         let client = get(&self.pool).await?;
         let stmt = client.prepare_cached(UPSERT).await.map_err(db_err)?;
         client

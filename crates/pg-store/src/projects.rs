@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::db_err;
 use crate::pool::get;
 use crate::rows::{
-    col, col_list, extra_from_json, extra_to_json, insert_sql, update_sql, upsert_sql,
+    col, col_list, extra_from_json, extra_to_json, insert_sql, storable, update_sql, upsert_sql,
 };
 
 const T: &str = "projects";
@@ -43,10 +43,12 @@ pub(crate) struct Params {
 }
 
 impl Params {
-    pub(crate) fn new(p: &Project) -> Self {
-        Self {
+    /// `Validation` if the project holds a value of an unexpected type (see [`storable`]).
+    pub(crate) fn new(p: &Project) -> DomainResult<Self> {
+        storable(T, &p.odd)?;
+        Ok(Self {
             extra: extra_to_json(&p.extra),
-        }
+        })
     }
 
     /// Parameters in [`COLS`] order.
@@ -72,6 +74,7 @@ fn decode(row: &Row) -> DomainResult<Project> {
         created_at: col(row, T, "created_at")?,
         updated_at: col(row, T, "updated_at")?,
         extra: extra_from_json(col(row, T, "extra")?),
+        odd: Default::default(),
     })
 }
 
@@ -93,7 +96,7 @@ impl ProjectRepository for PgProjectRepository {
     async fn insert(&self, project: Project) -> DomainResult<Project> {
         let client = get(&self.pool).await?;
         let stmt = client.prepare_cached(&INSERT).await.map_err(db_err)?;
-        let p = Params::new(&project);
+        let p = Params::new(&project)?;
         client
             .execute(&stmt, &p.refs(&project))
             .await
@@ -144,7 +147,7 @@ impl ProjectRepository for PgProjectRepository {
         let mut project = decode(&row)?;
         project.apply(patch, now);
         let update = tx.prepare_cached(&UPDATE).await.map_err(db_err)?;
-        let p = Params::new(&project);
+        let p = Params::new(&project)?;
         tx.execute(&update, &p.refs(&project))
             .await
             .map_err(db_err)?;

@@ -4,7 +4,7 @@
 //! Convention: a nullable column is an absent (or `null`) field of the JSON entity; `extra`
 //! holds the entity's unknown keys as a JSON object.
 
-use maestro_domain::entities::{Extra, Lenient, WireEnum};
+use maestro_domain::entities::{Extra, Lenient, OddValues, WireEnum};
 use maestro_domain::error::{DomainError, DomainResult, FieldError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -66,30 +66,49 @@ macro_rules! cols_at {
 pub(crate) use cols_at;
 
 /// The texts of one entity's enum values for columns with a CHECK constraint, checked
-/// together. PostgreSQL keeps only the closed sets; a stored unknown string
-/// ([`Lenient::Other`], which only a data directory written by the reference can hold) is
+/// together with its odd values. PostgreSQL keeps only the closed sets and typed columns; a
+/// stored unknown string ([`Lenient::Other`]) or a value of an unexpected JSON type
+/// ([`OddValues`]), which only a data directory written by the reference can hold, is
 /// recorded, and [`Known::finish`] reports every one at once.
-pub(crate) struct Known {
+pub(crate) struct Known<'a> {
     table: &'static str,
+    odd: &'a OddValues,
     bad: Vec<FieldError>,
 }
 
-impl Known {
-    pub(crate) fn new(table: &'static str) -> Self {
-        Self {
-            table,
-            bad: Vec::new(),
-        }
+impl<'a> Known<'a> {
+    /// A collector for an entity of `table` whose odd values are `odd`: each is recorded
+    /// now (path `table.jsonPath`) — except a `null` in an optional field, which is stored
+    /// as SQL NULL (the field is then served without the key, which JavaScript reads the
+    /// same way).
+    pub(crate) fn new(table: &'static str, odd: &'a OddValues) -> Self {
+        let bad = odd
+            .iter()
+            .filter(|o| !(o.stored == Some(Value::Null) && o.placeholder.is_none()))
+            .map(|o| {
+                FieldError::new(
+                    format!("{table}.{}", o.path_text()),
+                    format!(
+                        "stored value {} is not of the field's type and cannot be stored in PostgreSQL",
+                        o.describe()
+                    ),
+                )
+            })
+            .collect();
+        Self { table, odd, bad }
     }
 
-    /// The text of `value` for `column` (`""` when it is unknown; then `finish` fails).
+    /// The text of `value` for `column` (`""` when it is unknown; then `finish` fails). A
+    /// column whose field is odd was recorded by [`Known::new`] already.
     pub(crate) fn one<E: WireEnum>(&mut self, column: &str, value: &Lenient<E>) -> &'static str {
         value.known().map_or_else(
             || {
-                self.bad.push(FieldError::new(
-                    format!("{}.{column}", self.table),
-                    format!("{:?} is not one of {}", value.as_str(), E::expected()),
-                ));
+                if !self.odd.has(&camel_case(column)) {
+                    self.bad.push(FieldError::new(
+                        format!("{}.{column}", self.table),
+                        format!("{:?} is not one of {}", value.as_str(), E::expected()),
+                    ));
+                }
                 ""
             },
             E::as_str,
@@ -121,6 +140,29 @@ impl Known {
             details: self.bad,
         })
     }
+}
+
+/// `agent_tool` → `agentTool`: the JSON key of a column.
+fn camel_case(column: &str) -> String {
+    let mut out = String::with_capacity(column.len());
+    let mut upper = false;
+    for c in column.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `Validation` listing the odd values of an entity of `table` (see [`Known`]), for the
+/// tables without CHECKed enum columns.
+pub(crate) fn storable(table: &'static str, odd: &OddValues) -> DomainResult<()> {
+    Known::new(table, odd).finish()
 }
 
 /// Parses an enum column with the enum's own `parse`.
@@ -256,6 +298,13 @@ pub(crate) fn update_sql(table: &str, cols: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_names_map_to_json_keys() {
+        assert_eq!(camel_case("agent_tool"), "agentTool");
+        assert_eq!(camel_case("status"), "status");
+        assert_eq!(camel_case("permission_mode"), "permissionMode");
+    }
 
     #[test]
     fn generated_statements() {

@@ -79,7 +79,7 @@ pub(crate) struct Params {
 
 /// The text of the CHECKed `status` column; `Validation` for a value PostgreSQL cannot hold.
 pub(crate) fn enum_texts(s: &Session) -> DomainResult<&'static str> {
-    let mut k = Known::new(T);
+    let mut k = Known::new(T, &s.odd);
     let status = k.one("status", &s.status);
     k.finish().map(|()| status)
 }
@@ -163,6 +163,7 @@ fn decode(row: &Row) -> DomainResult<Session> {
         )?,
         parent_session_id: cols_at!(row, "parent_session_id")?,
         extra: extra_from_json(cols_at!(row, "extra")?),
+        odd: Default::default(),
     })
 }
 

@@ -76,7 +76,7 @@ pub(crate) struct Params {
 /// The texts of the CHECKed enum columns, `(status, priority)`; `Validation` naming every
 /// value PostgreSQL cannot hold.
 pub(crate) fn enum_texts(t: &Task) -> DomainResult<(&'static str, &'static str)> {
-    let mut k = Known::new(T);
+    let mut k = Known::new(T, &t.odd);
     let texts = (k.one("status", &t.status), k.one("priority", &t.priority));
     k.finish().map(|()| texts)
 }
@@ -151,6 +151,7 @@ fn decode(row: &Row) -> DomainResult<Task> {
         team_member_id: cols_at!(row, "team_member_id")?,
         team_member_ids: cols_at!(row, "team_member_ids")?,
         extra: extra_from_json(cols_at!(row, "extra")?),
+        odd: Default::default(),
     })
 }
 

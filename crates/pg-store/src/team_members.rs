@@ -86,7 +86,7 @@ pub(crate) struct EnumTexts {
 
 /// [`EnumTexts`] of `m`; `Validation` naming every value PostgreSQL cannot hold.
 pub(crate) fn enum_texts(m: &TeamMember) -> DomainResult<EnumTexts> {
-    let mut k = Known::new(T);
+    let mut k = Known::new(T, &m.odd);
     let texts = EnumTexts {
         agent_tool: k.opt("agent_tool", m.agent_tool.as_ref()),
         mode: k.opt("mode", m.mode.as_ref()),
@@ -183,6 +183,7 @@ fn decode(row: &Row) -> DomainResult<TeamMember> {
         created_at: col(row, T, "created_at")?,
         updated_at: col(row, T, "updated_at")?,
         extra: extra_from_json(col(row, T, "extra")?),
+        odd: Default::default(),
     })
 }
 

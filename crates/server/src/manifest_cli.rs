@@ -82,6 +82,21 @@ impl RunDataDir {
 
 const NOT_FOUND: &str = "maestro CLI not found. Please install maestro: npm install -g maestro-cli";
 
+/// Appends one option with its value: `flag value` as the reference passes it, or
+/// `flag=value` when the value starts with `-`. The CLI's parser (commander) reads a
+/// separate argv entry starting with `-` as an option of its own (`--model --output=/x`
+/// would redirect the manifest), but takes everything after the `=` of `--flag=value` as
+/// the value. The spawn service already refuses such values (spec §2, issue 12); this keeps
+/// any that slip through (stored data, another caller) from becoming options.
+fn push_option(args: &mut Vec<String>, flag: &str, value: String) {
+    if value.starts_with('-') {
+        args.push(format!("{flag}={value}"));
+    } else {
+        args.push(flag.to_owned());
+        args.push(value);
+    }
+}
+
 #[async_trait]
 impl ManifestGenerator for CliManifestGenerator {
     async fn generate(&self, req: &ManifestRequest) -> Result<GeneratedManifest, String> {
@@ -93,38 +108,37 @@ impl ManifestGenerator for CliManifestGenerator {
 }
 
 impl CliManifestGenerator {
+    /// The CLI's argv (ref §3.3.6 step 11). Every value goes through [`push_option`], so a
+    /// value starting with `-` is never an argv entry of its own.
     fn args(&self, req: &ManifestRequest, output: &str) -> Vec<String> {
-        let mut args: Vec<String> = vec![
-            "manifest".into(),
-            "generate".into(),
-            "--mode".into(),
-            req.mode.clone(),
-            "--project-id".into(),
-            req.project_id.clone(),
-            "--task-ids".into(),
-            req.task_ids.join(","),
-            "--skills".into(),
-            req.skills.join(","),
-            "--output".into(),
-            output.to_owned(),
-        ];
+        let mut args: Vec<String> = vec!["manifest".into(), "generate".into()];
+        push_option(&mut args, "--mode", req.mode.clone());
+        push_option(&mut args, "--project-id", req.project_id.clone());
+        push_option(&mut args, "--task-ids", req.task_ids.join(","));
+        push_option(&mut args, "--skills", req.skills.join(","));
+        push_option(&mut args, "--output", output.to_owned());
         if let Some(m) = &req.model {
-            args.extend(["--model".into(), m.clone()]);
+            push_option(&mut args, "--model", m.clone());
         }
         if let Some(t) = req.agent_tool.as_ref().filter(|t| *t != "claude-code") {
-            args.extend(["--agent-tool".into(), t.clone()]);
+            push_option(&mut args, "--agent-tool", t.clone());
         }
         if !req.reference_task_ids.is_empty() {
-            args.extend([
-                "--reference-task-ids".into(),
+            push_option(
+                &mut args,
+                "--reference-task-ids",
                 req.reference_task_ids.join(","),
-            ]);
+            );
         }
         if !req.team_member_ids.is_empty() {
-            args.extend(["--team-member-ids".into(), req.team_member_ids.join(",")]);
+            push_option(
+                &mut args,
+                "--team-member-ids",
+                req.team_member_ids.join(","),
+            );
         }
         if let Some(id) = &req.team_member_id {
-            args.extend(["--team-member-id".into(), id.clone()]);
+            push_option(&mut args, "--team-member-id", id.clone());
         }
         args
     }
@@ -240,5 +254,103 @@ impl CliManifestGenerator {
             path: output_str,
             manifest,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn generator() -> CliManifestGenerator {
+        CliManifestGenerator {
+            cli_path: "maestro".into(),
+            session_dir: PathBuf::from("/sessions"),
+            data: ManifestDataSource::DataDir {
+                dir: PathBuf::from("/data"),
+                store: None,
+            },
+            server_url: "http://127.0.0.1:3000".into(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn request() -> ManifestRequest {
+        ManifestRequest {
+            session_id: "sess_1".into(),
+            mode: "execute".into(),
+            project_id: "proj_1".into(),
+            task_ids: vec!["task_1".into(), "task_2".into()],
+            skills: vec!["maestro-worker".into()],
+            model: None,
+            agent_tool: None,
+            reference_task_ids: Vec::new(),
+            team_member_ids: Vec::new(),
+            team_member_id: None,
+            initial_directive: None,
+            coordinator_session_id: None,
+        }
+    }
+
+    #[test]
+    fn reference_argv_for_ordinary_values() {
+        let mut req = request();
+        req.model = Some("opus".into());
+        req.agent_tool = Some("codex".into());
+        req.reference_task_ids = vec!["task_9".into()];
+        req.team_member_id = Some("tm_1".into());
+        assert_eq!(
+            generator().args(&req, "/sessions/sess_1/manifest.json"),
+            [
+                "manifest",
+                "generate",
+                "--mode",
+                "execute",
+                "--project-id",
+                "proj_1",
+                "--task-ids",
+                "task_1,task_2",
+                "--skills",
+                "maestro-worker",
+                "--output",
+                "/sessions/sess_1/manifest.json",
+                "--model",
+                "opus",
+                "--agent-tool",
+                "codex",
+                "--reference-task-ids",
+                "task_9",
+                "--team-member-id",
+                "tm_1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_starting_with_a_dash_is_never_an_argv_entry_of_its_own() {
+        let mut req = request();
+        req.model = Some("--output=/tmp/x".into());
+        req.skills = vec!["-x".into()];
+        req.team_member_ids = vec!["-a".into(), "b".into()];
+        let args = generator().args(&req, "/sessions/sess_1/manifest.json");
+        assert!(
+            args.contains(&"--model=--output=/tmp/x".to_owned()),
+            "{args:?}"
+        );
+        assert!(args.contains(&"--skills=-x".to_owned()), "{args:?}");
+        assert!(
+            args.contains(&"--team-member-ids=-a,b".to_owned()),
+            "{args:?}"
+        );
+        for (i, a) in args.iter().enumerate() {
+            if a.starts_with('-') {
+                assert!(a.starts_with("--"), "{args:?}");
+                // A flag is followed by its value, or carries it after `=`.
+                let carries = a.contains('=');
+                let next_is_value = args.get(i + 1).is_some_and(|n| !n.starts_with('-'));
+                assert!(carries || next_is_value, "dangling flag {a} in {args:?}");
+            }
+        }
+        assert_eq!(args.iter().filter(|a| a.starts_with("--output")).count(), 1);
     }
 }

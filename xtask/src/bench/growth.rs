@@ -73,7 +73,11 @@ fn id_of(body: &Bytes) -> anyhow::Result<String> {
 
 /// Grows a session to `entries` timeline entries on a server started on the empty data
 /// directory of `dirs` (see the module docs).
-pub async fn run(bin: &std::path::Path, dirs: &Dirs<'_>, entries: usize) -> anyhow::Result<GrowthResult> {
+pub async fn run(
+    bin: &std::path::Path,
+    dirs: &Dirs<'_>,
+    entries: usize,
+) -> anyhow::Result<GrowthResult> {
     let started = Instant::now();
     let mut srv = Server::spawn(bin, dirs, 0)?;
     let (addr, _) = srv.wait_ready(Duration::from_secs(60))?;
@@ -82,7 +86,9 @@ pub async fn run(bin: &std::path::Path, dirs: &Dirs<'_>, entries: usize) -> anyh
         .send(
             Method::POST,
             "/api/projects",
-            Some(Bytes::from(json!({ "name": "growth", "workingDir": "/w" }).to_string())),
+            Some(Bytes::from(
+                json!({ "name": "growth", "workingDir": "/w" }).to_string(),
+            )),
         )
         .await?;
     let project = id_of(&body)?;
@@ -139,7 +145,8 @@ pub async fn run(bin: &std::path::Path, dirs: &Dirs<'_>, entries: usize) -> anyh
                     break;
                 }
                 let body = Bytes::from(
-                    json!({ "message": format!("{n:08} {filler}"), "type": "progress" }).to_string(),
+                    json!({ "message": format!("{n:08} {filler}"), "type": "progress" })
+                        .to_string(),
                 );
                 let t = Instant::now();
                 if n >= late_from {

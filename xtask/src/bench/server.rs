@@ -66,9 +66,12 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
-        // Server settings for experiments (`MAESTRO_BUS__REPLAY_MAX_EVENTS=…`) pass through.
+        // Server settings for experiments (`MAESTRO_BUS__REPLAY_MAX_EVENTS=…`) and glibc
+        // malloc tunables (`MALLOC_ARENA_MAX=…`) pass through.
         for (k, v) in std::env::vars() {
-            if k.starts_with("MAESTRO_") && !k.starts_with("MAESTRO_BENCH_") {
+            if (k.starts_with("MAESTRO_") && !k.starts_with("MAESTRO_BENCH_"))
+                || k.starts_with("MALLOC_")
+            {
                 cmd.env(k, v);
             }
         }

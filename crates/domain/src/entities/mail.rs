@@ -2,11 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, MailPriority, MailType};
+use super::stored::stored_entity;
+use super::{Extra, MailPriority, MailType, OddValues};
 
-/// A mail message: `mail/<mailId>.json`.
+/// A mail message: `mail/<mailId>.json`. Loads leniently ([`super::Stored`]): a field of an
+/// unexpected type is kept in `odd` and served as stored — except `type`, which must be one
+/// of [`MailType`] (typed mail is only ever written by this server, or converted from ref
+/// §1.8 mail as `notification`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct MailMessage {
     /// `mail_<ms>_<rand>`.
     pub id: String,
@@ -42,7 +46,33 @@ pub struct MailMessage {
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Stored values of an unexpected type (see [`OddValues`]); empty for new mail.
+    #[serde(skip)]
+    pub odd: OddValues,
 }
+
+/// The stored shape of a mail (spec §3). `priority` is an optional strict enum: a value of
+/// another JSON type reads as unset (normal), one of an unknown string does not load.
+mod shape {
+    use crate::entities::stored::{Field, Presence::*, Shape::*, field};
+
+    pub(super) static MAIL: [Field; 12] = [
+        field("id", Str, Key),
+        field("projectId", Str, Required),
+        field("fromSessionId", Str, Required),
+        field("toSessionId", Str, Nullable),
+        field("replyToMailId", Str, Nullable),
+        field("threadId", Str, Defaulted),
+        field("type", Str, Key),
+        field("subject", Str, Required),
+        field("body", Any, Defaulted),
+        field("priority", Str, Optional),
+        field("createdAt", Int, Required),
+        field("readAt", Int, Optional),
+    ];
+}
+
+stored_entity!(MailMessage, &shape::MAIL);
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())

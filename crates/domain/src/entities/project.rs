@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Extra;
+use super::stored::stored_entity;
+use super::{Extra, OddValues};
 
-/// A project: `projects/<id>.json`.
+/// A project: `projects/<id>.json`. Loads leniently ([`super::Stored`]): a field of an
+/// unexpected type is kept in `odd` and served as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Project {
     /// `proj_<ms>_<rand>`.
     pub id: String,
@@ -25,7 +27,26 @@ pub struct Project {
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Stored values of an unexpected type (see [`OddValues`]); empty for new projects.
+    #[serde(skip)]
+    pub odd: OddValues,
 }
+
+/// The stored shape of a project (ref §1.1).
+mod shape {
+    use crate::entities::stored::{Field, Presence::*, Shape::*, field};
+
+    pub(super) static PROJECT: [Field; 6] = [
+        field("id", Str, Key),
+        field("name", Str, Required),
+        field("workingDir", Str, Defaulted),
+        field("description", Str, Optional),
+        field("createdAt", Int, Required),
+        field("updatedAt", Int, Required),
+    ];
+}
+
+stored_entity!(Project, &shape::PROJECT);
 
 /// Fields a project update may change (spec §2: only Project's own fields).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,13 +64,17 @@ impl Project {
     pub fn apply(&mut self, patch: &ProjectPatch, now: i64) {
         if let Some(name) = &patch.name {
             self.name = name.clone();
+            self.odd.forget(&["name"]);
         }
         if let Some(dir) = &patch.working_dir {
             self.working_dir = dir.clone();
+            self.odd.forget(&["workingDir"]);
         }
         if let Some(desc) = &patch.description {
             self.description = Some(desc.clone());
+            self.odd.forget(&["description"]);
         }
         self.updated_at = now;
+        self.odd.forget(&["updatedAt"]);
     }
 }

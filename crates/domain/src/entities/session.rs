@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentTool, Extra, Lenient, PermissionMode, SessionStatus, TimelineKind};
+use super::stored::stored_entity;
+use super::{AgentTool, Extra, Lenient, OddValues, PermissionMode, SessionStatus, TimelineKind};
 
-/// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded.
+/// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded. Loads
+/// leniently ([`super::Stored`]): a field of an unexpected type, also inside the timeline,
+/// events, docs and snapshots, is kept in `odd` and served as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Session {
     /// `sess_<ms>_<rand>` or client supplied.
     pub id: String,
@@ -73,7 +76,78 @@ pub struct Session {
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Stored values of an unexpected type (see [`OddValues`]); empty for new sessions.
+    #[serde(skip)]
+    pub odd: OddValues,
 }
+
+/// The stored shape of a session (ref §1.3–§1.7, §1.10).
+mod shape {
+    use crate::entities::stored::{Field, Presence::*, Shape::*, field};
+
+    static EVENT: [Field; 4] = [
+        field("id", Str, Required),
+        field("timestamp", Int, Required),
+        field("type", Str, Required),
+        field("data", Any, Optional),
+    ];
+    static TIMELINE: [Field; 6] = [
+        field("id", Str, Required),
+        field("type", Enum, Required),
+        field("timestamp", Int, Required),
+        field("message", Str, Optional),
+        field("taskId", Str, Optional),
+        field("metadata", Any, Optional),
+    ];
+    static DOC: [Field; 7] = [
+        field("id", Str, Required),
+        field("title", Str, Required),
+        field("filePath", Str, Required),
+        field("content", Str, Optional),
+        field("taskId", Str, Optional),
+        field("addedAt", Int, Required),
+        field("addedBy", Str, Optional),
+    ];
+    static NEEDS_INPUT: [Field; 3] = [
+        field("active", Bool, Required),
+        field("message", Str, Optional),
+        field("since", Int, Optional),
+    ];
+    static SNAPSHOT: [Field; 6] = [
+        field("name", Str, Required),
+        field("avatar", Str, Required),
+        field("role", Str, Required),
+        field("model", Str, Optional),
+        field("agentTool", Enum, Optional),
+        field("permissionMode", Enum, Optional),
+    ];
+    pub(super) static SESSION: [Field; 22] = [
+        field("id", Str, Key),
+        field("projectId", Str, Key),
+        field("taskIds", StrList, Defaulted),
+        field("name", Str, Required),
+        field("agentId", Str, Optional),
+        field("env", Map(&Str), Defaulted),
+        field("status", Enum, Required),
+        field("startedAt", Int, Required),
+        field("lastActivity", Int, Required),
+        field("completedAt", Int, Nullable),
+        field("hostname", Str, Defaulted),
+        field("platform", Str, Defaulted),
+        field("events", List(&EVENT), Defaulted),
+        field("timeline", List(&TIMELINE), Defaulted),
+        field("docs", List(&DOC), Defaulted),
+        field("metadata", Any, Optional),
+        field("needsInput", Obj(&NEEDS_INPUT), Optional),
+        field("teamMemberId", Str, Optional),
+        field("teamMemberSnapshot", Obj(&SNAPSHOT), Optional),
+        field("teamMemberIds", StrList, Optional),
+        field("teamMemberSnapshots", List(&SNAPSHOT), Optional),
+        field("parentSessionId", Str, Nullable),
+    ];
+}
+
+stored_entity!(Session, &shape::SESSION);
 
 /// A raw session event (ref §1.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,30 +285,49 @@ impl Session {
     pub fn apply(&mut self, patch: &SessionPatch, now: i64) {
         if let Some(v) = &patch.task_ids {
             self.task_ids = v.clone();
+            self.odd.forget(&["taskIds"]);
         }
         if let Some(status) = patch.status {
             self.status = status.into();
+            self.odd.forget(&["status"]);
             if status.is_terminal() {
                 self.completed_at = Some(now);
+                self.odd.forget(&["completedAt"]);
             }
         }
         if let Some(v) = &patch.agent_id {
             self.agent_id = Some(v.clone());
+            self.odd.forget(&["agentId"]);
         }
         if let Some(env) = &patch.env {
+            self.odd.forget_whole("env");
             for (k, v) in env {
                 self.env.insert(k.clone(), v.clone());
+                self.odd.forget(&["env", k]);
             }
         }
-        self.events.extend(patch.events.iter().cloned());
-        self.timeline.extend(patch.timeline.iter().cloned());
+        if !patch.events.is_empty() {
+            self.events.extend(patch.events.iter().cloned());
+            self.odd.forget_whole("events");
+        }
+        if !patch.timeline.is_empty() {
+            self.timeline.extend(patch.timeline.iter().cloned());
+            self.odd.forget_whole("timeline");
+        }
         if let Some(v) = &patch.needs_input {
             self.needs_input = Some(v.clone());
+            self.odd.forget(&["needsInput"]);
         }
         if let Some((ids, snaps)) = &patch.team_members {
             self.set_team_members(ids, snaps);
         }
+        self.touch(now);
+    }
+
+    /// `last_activity = now`.
+    fn touch(&mut self, now: i64) {
         self.last_activity = now;
+        self.odd.forget(&["lastActivity"]);
     }
 
     /// Sets `teamMemberIds`/`teamMemberSnapshots`, and the singular fields when exactly one
@@ -242,9 +335,13 @@ impl Session {
     pub fn set_team_members(&mut self, ids: &[String], snapshots: &[TeamMemberSnapshot]) {
         self.team_member_ids = Some(ids.to_vec());
         self.team_member_snapshots = Some(snapshots.to_vec());
+        self.odd.forget(&["teamMemberIds"]);
+        self.odd.forget(&["teamMemberSnapshots"]);
         if ids.len() == 1 {
             self.team_member_id = Some(ids[0].clone());
             self.team_member_snapshot = snapshots.first().cloned();
+            self.odd.forget(&["teamMemberId"]);
+            self.odd.forget(&["teamMemberSnapshot"]);
         }
     }
 
@@ -254,32 +351,37 @@ impl Session {
             return false;
         }
         self.task_ids.push(task_id.to_owned());
-        self.last_activity = now;
+        self.odd.forget(&["taskIds"]);
+        self.touch(now);
         true
     }
 
     /// Unlink; always bumps `last_activity`.
     pub fn remove_task(&mut self, task_id: &str, now: i64) {
         self.task_ids.retain(|t| t != task_id);
-        self.last_activity = now;
+        self.odd.forget(&["taskIds"]);
+        self.touch(now);
     }
 
     /// Appends a raw event and bumps `last_activity` (ref §2 `addEvent`).
     pub fn push_event(&mut self, event: SessionEvent, now: i64) {
         self.events.push(event);
-        self.last_activity = now;
+        self.odd.forget_whole("events");
+        self.touch(now);
     }
 
     /// Appends a timeline entry and bumps `last_activity` (ref §2 `addTimelineEvent`).
     pub fn push_timeline(&mut self, event: TimelineEvent, now: i64) {
         self.timeline.push(event);
-        self.last_activity = now;
+        self.odd.forget_whole("timeline");
+        self.touch(now);
     }
 
     /// Appends a doc and bumps `last_activity` (ref §2 `addDoc`).
     pub fn push_doc(&mut self, doc: DocEntry, now: i64) {
         self.docs.push(doc);
-        self.last_activity = now;
+        self.odd.forget_whole("docs");
+        self.touch(now);
     }
 
     /// True if `needsInput.active`.

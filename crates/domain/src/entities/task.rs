@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Extra, Lenient, TaskPriority, TaskSessionStatus, TaskStatus};
+use super::stored::stored_entity;
+use super::{Extra, Lenient, OddValues, TaskPriority, TaskSessionStatus, TaskStatus};
 
-/// A task: `tasks/<projectId>/<taskId>.json`.
+/// A task: `tasks/<projectId>/<taskId>.json`. Loads leniently ([`super::Stored`]): a field
+/// of an unexpected type is kept in `odd` and served as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Task {
     /// `task_<ms>_<rand>`.
     pub id: String,
@@ -70,7 +72,41 @@ pub struct Task {
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Stored values of an unexpected type (see [`OddValues`]); empty for new tasks.
+    #[serde(skip)]
+    pub odd: OddValues,
 }
+
+/// The stored shape of a task (ref §1.2).
+mod shape {
+    use crate::entities::stored::{Field, Presence::*, Shape::*, field};
+
+    pub(super) static TASK: [Field; 21] = [
+        field("id", Str, Key),
+        field("projectId", Str, Key),
+        field("parentId", Str, Nullable),
+        field("title", Str, Required),
+        field("description", Str, Defaulted),
+        field("status", Enum, Required),
+        field("taskSessionStatuses", Map(&Enum), Optional),
+        field("priority", Enum, Defaulted),
+        field("createdAt", Int, Required),
+        field("updatedAt", Int, Required),
+        field("startedAt", Int, Nullable),
+        field("completedAt", Int, Nullable),
+        field("initialPrompt", Str, Defaulted),
+        field("sessionIds", StrList, Defaulted),
+        field("skillIds", StrList, Defaulted),
+        field("agentIds", StrList, Defaulted),
+        field("dependencies", StrList, Defaulted),
+        field("referenceTaskIds", StrList, Optional),
+        field("pinned", Bool, Optional),
+        field("teamMemberId", Str, Optional),
+        field("teamMemberIds", StrList, Optional),
+    ];
+}
+
+stored_entity!(Task, &shape::TASK);
 
 fn default_priority() -> Lenient<TaskPriority> {
     TaskPriority::Medium.into()
@@ -109,52 +145,75 @@ pub struct TaskPatch {
 impl Task {
     /// Applies a patch (ref §2 ITaskRepository.update) and sets `updated_at = now`.
     pub fn apply(&mut self, patch: &TaskPatch, now: i64) {
+        let odd = &mut self.odd;
+        let mut set = |key: &str| odd.forget(&[key]);
         if let Some(v) = &patch.title {
             self.title = v.clone();
+            set("title");
         }
         if let Some(v) = &patch.description {
             self.description = v.clone();
+            set("description");
         }
         if let Some(v) = patch.priority {
             self.priority = v.into();
+            set("priority");
         }
         if let Some(v) = &patch.session_ids {
             self.session_ids = v.clone();
+            set("sessionIds");
         }
         if let Some(v) = &patch.skill_ids {
             self.skill_ids = v.clone();
+            set("skillIds");
         }
         if let Some(v) = &patch.agent_ids {
             self.agent_ids = v.clone();
+            set("agentIds");
         }
         if let Some(v) = &patch.reference_task_ids {
             self.reference_task_ids = Some(v.clone());
+            set("referenceTaskIds");
         }
         if let Some(v) = patch.pinned {
             self.pinned = Some(v);
+            set("pinned");
         }
         if let Some(v) = &patch.team_member_id {
             self.team_member_id = Some(v.clone());
+            set("teamMemberId");
         }
         if let Some(v) = &patch.team_member_ids {
             self.team_member_ids = Some(v.clone());
+            set("teamMemberIds");
         }
         if let Some(map) = &patch.task_session_statuses {
             let current = self.task_session_statuses.get_or_insert_with(BTreeMap::new);
+            self.odd.forget_whole("taskSessionStatuses");
             for (k, v) in map {
                 current.insert(k.clone(), (*v).into());
+                self.odd.forget(&["taskSessionStatuses", k]);
             }
         }
         if let Some(status) = patch.status {
             self.status = status.into();
+            self.odd.forget(&["status"]);
             if status == TaskStatus::InProgress && self.started_at.is_none() {
                 self.started_at = Some(now);
+                self.odd.forget(&["startedAt"]);
             }
             if status == TaskStatus::Completed && self.completed_at.is_none() {
                 self.completed_at = Some(now);
+                self.odd.forget(&["completedAt"]);
             }
         }
+        self.touch(now);
+    }
+
+    /// `updated_at = now`.
+    fn touch(&mut self, now: i64) {
         self.updated_at = now;
+        self.odd.forget(&["updatedAt"]);
     }
 
     /// Idempotent link (ref §2 `addSession`); bumps `updated_at` only if added.
@@ -164,7 +223,8 @@ impl Task {
             return false;
         }
         self.session_ids.push(session_id.to_owned());
-        self.updated_at = now;
+        self.odd.forget(&["sessionIds"]);
+        self.touch(now);
         true
     }
 
@@ -172,10 +232,14 @@ impl Task {
     /// session's entry in `taskSessionStatuses` goes too (session delete, spec §2).
     pub fn remove_session(&mut self, session_id: &str, drop_status: bool, now: i64) {
         self.session_ids.retain(|s| s != session_id);
-        if drop_status && let Some(map) = &mut self.task_session_statuses {
-            map.remove(session_id);
+        self.odd.forget(&["sessionIds"]);
+        if drop_status {
+            if let Some(map) = &mut self.task_session_statuses {
+                map.remove(session_id);
+            }
+            self.odd.forget(&["taskSessionStatuses", session_id]);
         }
-        self.updated_at = now;
+        self.touch(now);
     }
 
     /// Sets `taskSessionStatuses[session_id] = status` (ref §2 per-session merge) and bumps
@@ -184,7 +248,9 @@ impl Task {
         self.task_session_statuses
             .get_or_insert_with(BTreeMap::new)
             .insert(session_id.to_owned(), status.into());
-        self.updated_at = now;
+        self.odd.forget_whole("taskSessionStatuses");
+        self.odd.forget(&["taskSessionStatuses", session_id]);
+        self.touch(now);
     }
 
     /// The per-session status of `session_id`, if any (an unknown stored string included).

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::stored::stored_entity;
 use super::{
-    AgentMode, AgentTool, Extra, Lenient, PermissionMode, TeamMemberSnapshot, TeamMemberStatus,
+    AgentMode, AgentTool, Extra, Lenient, OddValues, PermissionMode, TeamMemberSnapshot,
+    TeamMemberStatus,
 };
 
 /// Capabilities; keys are snake_case on the wire (ref §1.9).
@@ -37,9 +39,10 @@ pub struct CommandPermissions {
 }
 
 /// A team member. Custom ones live in `team-members/<projectId>/<id>.json`; the five defaults
-/// are computed, with an optional `<id>.override.json` merged over them.
+/// are computed, with an optional `<id>.override.json` merged over them. Loads leniently
+/// ([`super::Stored`]): a field of an unexpected type is kept in `odd` and served as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(remote = "Self", rename_all = "camelCase")]
 pub struct TeamMember {
     /// `tm_<ms>_<rand>` or `tm_<projectId>_<type>` for defaults.
     pub id: String,
@@ -97,7 +100,50 @@ pub struct TeamMember {
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
+    /// Stored values of an unexpected type (see [`OddValues`]); empty for new members.
+    #[serde(skip)]
+    pub odd: OddValues,
 }
+
+/// The stored shape of a team member (ref §1.9).
+mod shape {
+    use crate::entities::stored::{Field, Presence::*, Shape::*, field};
+
+    static CAPABILITIES: [Field; 4] = [
+        field("can_spawn_sessions", Bool, Optional),
+        field("can_edit_tasks", Bool, Optional),
+        field("can_report_task_level", Bool, Optional),
+        field("can_report_session_level", Bool, Optional),
+    ];
+    static COMMAND_PERMISSIONS: [Field; 2] = [
+        field("groups", Map(&Bool), Optional),
+        field("commands", Map(&Bool), Optional),
+    ];
+    pub(super) static TEAM_MEMBER: [Field; 20] = [
+        field("id", Str, Key),
+        field("projectId", Str, Key),
+        field("name", Str, Required),
+        field("role", Str, Required),
+        field("identity", Str, Defaulted),
+        field("avatar", Str, Required),
+        field("model", Str, Optional),
+        field("agentTool", Enum, Optional),
+        field("mode", Enum, Optional),
+        field("permissionMode", Enum, Optional),
+        field("skillIds", StrList, Optional),
+        field("isDefault", Bool, Defaulted),
+        field("status", Enum, Defaulted),
+        field("capabilities", Obj(&CAPABILITIES), Optional),
+        field("commandPermissions", Obj(&COMMAND_PERMISSIONS), Optional),
+        field("workflowTemplateId", Str, Optional),
+        field("customWorkflow", Str, Optional),
+        field("memory", StrList, Optional),
+        field("createdAt", Str, Required),
+        field("updatedAt", Str, Required),
+    ];
+}
+
+stored_entity!(TeamMember, &shape::TEAM_MEMBER);
 
 fn active() -> Lenient<TeamMemberStatus> {
     TeamMemberStatus::Active.into()
@@ -249,6 +295,7 @@ impl DefaultMemberKind {
             created_at: created_at.to_owned(),
             updated_at: created_at.to_owned(),
             extra: Extra::new(),
+            odd: OddValues::default(),
         }
     }
 }

@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 use super::Ctx;
 use crate::entities::{
     Extra, MailFilter, MailMessage, MailPriority, MailScope, MailType, Session, SessionFilter,
-    SessionMail, SessionStatus, sort_inbox,
+    SessionMail, SessionStatus, js_trim, sort_inbox,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
+use crate::ids::{check_id, check_opt_id};
 
 /// Default `waitForMail` timeout, ms (spec §3).
 pub const DEFAULT_WAIT_MS: u64 = 30_000;
@@ -85,9 +86,21 @@ impl MailService {
     /// Returns every stored copy (one for a direct mail or a broadcast).
     ///
     /// # Errors
-    /// `Validation` (subject length); `NotFound` "Active session for team member …" or the
-    /// replied-to mail.
+    /// `Validation` (a missing `projectId`, an id breaking the id rule — `projectId`,
+    /// `fromSessionId`, `toSessionId`, `toTeamMemberId`, `replyToMailId` — or the subject
+    /// length); `NotFound` "Active session for team member …" or the replied-to mail.
     pub async fn send(&self, input: SendMail) -> DomainResult<Vec<MailMessage>> {
+        if input.project_id.is_empty() {
+            return Err(DomainError::invalid_field("projectId", "is required"));
+        }
+        check_id("projectId", &input.project_id)?;
+        check_id("fromSessionId", &input.from_session_id)?;
+        check_opt_id(
+            "toSessionId",
+            input.to_session_id.clone().flatten().as_deref(),
+        )?;
+        check_opt_id("toTeamMemberId", input.to_team_member_id.as_deref())?;
+        check_opt_id("replyToMailId", input.reply_to_mail_id.as_deref())?;
         let len = input.subject.chars().count();
         if !(1..=500).contains(&len) {
             return Err(DomainError::invalid_field(
@@ -187,6 +200,7 @@ impl MailService {
                 created_at: self.ctx.now(),
                 read_at: None,
                 extra: Extra::new(),
+                odd: Default::default(),
             };
             out.push(self.store(mail).await?);
         }
@@ -205,13 +219,21 @@ impl MailService {
     }
 
     /// The inbox of a session: direct and broadcast mail of the project passing `filter`,
-    /// by priority then `createdAt`.
+    /// by priority then `createdAt`. `project_id` may be `""` (ref Appendix A: a missing
+    /// `projectId` defaults to `''`).
+    ///
+    /// # Errors
+    /// `Validation` if `session_id` or a non-empty `project_id` breaks the id rule.
     pub async fn inbox(
         &self,
         session_id: &str,
         project_id: &str,
         filter: &MailFilter,
     ) -> DomainResult<Vec<MailMessage>> {
+        check_id("sessionId", session_id)?;
+        if !project_id.is_empty() {
+            check_id("projectId", project_id)?;
+        }
         let mut v = self
             .ctx
             .ports
@@ -320,12 +342,13 @@ impl MailService {
     /// `mail:received` and the `session:prompt_send` push of ref §3.6. Returns the mail.
     ///
     /// # Errors
-    /// `NotFound` target session.
+    /// `Validation` for a `fromSessionId` breaking the id rule; `NotFound` target session.
     pub async fn notify(
         &self,
         to_session_id: &str,
         input: SessionMailInput,
     ) -> DomainResult<MailMessage> {
+        check_id("fromSessionId", &input.from_session_id)?;
         let target = self
             .ctx
             .ports
@@ -352,12 +375,13 @@ impl MailService {
             created_at: self.ctx.now(),
             read_at: None,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let mail = self.store(mail).await?;
         let content = format!(
             "[From: {}] {} — mail stored, run: maestro session mail read",
             input.from_name,
-            input.message.trim()
+            js_trim(&input.message)
         );
         self.ctx
             .emit(

@@ -175,9 +175,10 @@ impl App {
     }
 }
 
-/// Trims `s`; `None` if absent or blank.
+/// Trims `s` as JavaScript's `trim()` does ([`crate::entities::js_trim`]); `None` if absent
+/// or blank.
 pub(crate) fn non_blank(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
+    s.map(crate::entities::js_trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Ctx, non_blank};
-use crate::entities::{Extra, Project, ProjectPatch};
+use crate::entities::{Extra, OddValues, Project, ProjectPatch, js_trim};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
 
@@ -43,6 +43,7 @@ impl ProjectService {
             created_at: now,
             updated_at: now,
             extra: Extra::new(),
+            odd: OddValues::default(),
         };
         let project = self.ctx.ports.projects.insert(project).await?;
         self.ctx
@@ -75,7 +76,7 @@ impl ProjectService {
     /// # Errors
     /// `Validation` "Project name cannot be empty"; `NotFound`.
     pub async fn update(&self, id: &str, patch: ProjectPatch) -> DomainResult<Project> {
-        if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        if patch.name.as_deref().is_some_and(|n| js_trim(n).is_empty()) {
             return Err(DomainError::validation("Project name cannot be empty"));
         }
         let project = self

@@ -13,6 +13,7 @@ use crate::entities::{
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
+use crate::ids::{check_id, check_ids, check_opt_id};
 
 /// Team-member snapshots looked up while enriching one response, by `(projectId, memberId)`;
 /// `None` records a member that does not exist.
@@ -87,7 +88,8 @@ impl SessionService {
     /// and emits `session:created` then `task:session_added` per task, unless suppressed.
     ///
     /// # Errors
-    /// `Validation` "Project ID is required"; `NotFound` project, then each task.
+    /// `Validation` "Project ID is required", or an id (`id`, `projectId`, `taskIds`,
+    /// `parentSessionId`) breaking the id rule (spec §2); `NotFound` project, then each task.
     pub async fn create(&self, input: CreateSession) -> DomainResult<Session> {
         self.create_with_members(input, None).await
     }
@@ -97,8 +99,12 @@ impl SessionService {
         input: CreateSession,
         members: Option<(Vec<String>, Vec<TeamMemberSnapshot>)>,
     ) -> DomainResult<Session> {
+        check_opt_id("id", input.id.as_deref())?;
         let project_id = non_blank(input.project_id.as_deref())
             .ok_or_else(|| DomainError::validation("Project ID is required"))?;
+        check_id("projectId", &project_id)?;
+        check_ids("taskIds", &input.task_ids)?;
+        check_opt_id("parentSessionId", input.parent_session_id.as_deref())?;
         if self.ctx.ports.projects.get(&project_id).await?.is_none() {
             return Err(DomainError::not_found("Project", &project_id));
         }
@@ -153,6 +159,7 @@ impl SessionService {
             team_member_snapshots: None,
             parent_session_id: input.parent_session_id,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         if let Some((ids, snaps)) = &members {
             session.set_team_members(ids, snaps);
@@ -202,7 +209,13 @@ impl SessionService {
 
     /// Sessions passing `filter`, oldest first, enriched. Each team member is looked up
     /// once per call, however many sessions name it.
+    ///
+    /// # Errors
+    /// `Validation` if an id of the filter breaks the id rule (spec §2).
     pub async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
+        check_opt_id("projectId", filter.project_id.as_deref())?;
+        check_opt_id("taskId", filter.task_id.as_deref())?;
+        check_opt_id("parentSessionId", filter.parent_session_id.as_deref())?;
         let sessions = self.ctx.ports.sessions.list(filter).await?;
         let mut out = Vec::with_capacity(sessions.len());
         let mut cache = SnapshotCache::new();
@@ -264,7 +277,8 @@ impl SessionService {
     /// `notify:needs_input` when the flag turns on.
     ///
     /// # Errors
-    /// `NotFound`.
+    /// `Validation` if a task id of the patch (`taskIds`, `timeline[i].taskId`) breaks the
+    /// id rule; `NotFound`.
     pub async fn update(&self, id: &str, patch: SessionPatch) -> DomainResult<Session> {
         self.update_saved(id, patch).await.map(|s| s.value)
     }
@@ -278,6 +292,10 @@ impl SessionService {
         id: &str,
         mut patch: SessionPatch,
     ) -> DomainResult<Saved<Session>> {
+        check_ids("taskIds", patch.task_ids.as_deref().unwrap_or_default())?;
+        for (i, t) in patch.timeline.iter().enumerate() {
+            check_opt_id(&format!("timeline[{i}].taskId"), t.task_id.as_deref())?;
+        }
         let old = self.get_raw(id).await?;
         // Appended items come as the client sent them; give those without an id or a
         // timestamp (empty / 0) an `evt_…` id and the current time.
@@ -563,7 +581,7 @@ impl SessionService {
     /// (type needs_input, always).
     ///
     /// # Errors
-    /// `NotFound`.
+    /// `Validation` for a `taskId` breaking the id rule; `NotFound`.
     pub async fn add_timeline_event(
         &self,
         id: &str,
@@ -589,6 +607,7 @@ impl SessionService {
         task_id: Option<String>,
         metadata: Option<Value>,
     ) -> DomainResult<Saved<Session>> {
+        check_opt_id("taskId", task_id.as_deref())?;
         let entry = self.timeline(kind, message.clone(), task_id.clone(), metadata);
         let now = entry.timestamp;
         let session = if kind == TimelineEventType::NeedsInput {
@@ -637,7 +656,7 @@ impl SessionService {
     /// Adds a doc (ref §3.3.5) with a `doc_added` timeline entry; emits `session:updated`.
     ///
     /// # Errors
-    /// `NotFound`.
+    /// `Validation` for a `taskId` breaking the id rule; `NotFound`.
     pub async fn add_doc(
         &self,
         id: &str,
@@ -663,6 +682,7 @@ impl SessionService {
         content: Option<String>,
         task_id: Option<String>,
     ) -> DomainResult<Saved<Session>> {
+        check_opt_id("taskId", task_id.as_deref())?;
         let now = self.ctx.now();
         let doc = DocEntry {
             id: self.ctx.id("doc"),

@@ -8,13 +8,19 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{CreateSession, Ctx, SessionService, TeamMemberService, to_json};
-use crate::entities::{AgentMode, Session, SessionPatch, SessionStatus, SpawnSource, Task};
+use crate::entities::{
+    AgentMode, AgentTool, Session, SessionPatch, SessionStatus, SpawnSource, Task,
+};
 use crate::error::{DomainError, DomainResult, SpawnErrorKind};
 use crate::events::{NewEvent, names};
+use crate::ids::{invalid_id_message, is_valid_id, shown};
 use crate::ports::ManifestRequest;
 
+mod request;
+use request::{argv_id_problem, bad_ids, invalid, invalid_fields, keep_valid_stored};
+
 /// A spawn request as sent by the UI or the CLI. String fields whose values are checked here
-/// (spawn source, mode) stay strings so the errors come in the reference order.
+/// (spawn source, mode, agent tool) stay strings so the errors come in the reference order.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnRequest {
     /// Project.
@@ -93,10 +99,17 @@ impl SpawnService {
     /// `task:session_added` per task.
     ///
     /// # Errors
-    /// `Spawn` with codes, in this order: `MISSING_PROJECT_ID`, `INVALID_TASK_IDS`,
-    /// `INVALID_SPAWN_SOURCE`, `MISSING_SESSION_ID`, `PARENT_SESSION_NOT_FOUND`,
-    /// `TASK_NOT_FOUND` (details `{taskId}`), `INVALID_MODE`, `PROJECT_NOT_FOUND`,
-    /// `MANIFEST_GENERATION_FAILED` (500; the session is marked failed), `SPAWN_ERROR` (500).
+    /// `Spawn` with codes, in this order (ref §3.3.6, upper-cased per spec §2; the codes
+    /// not in the reference check what the reference passed on unchecked, each 400 with
+    /// `details: [{path, message}]`): `MISSING_PROJECT_ID`, `INVALID_PROJECT_ID`,
+    /// `INVALID_TASK_IDS` (also for an element breaking the id rule),
+    /// `INVALID_SPAWN_SOURCE`, `MISSING_SESSION_ID`, `INVALID_SESSION_ID`,
+    /// `INVALID_TEAM_MEMBER_IDS`, `INVALID_AGENT_TOOL` (not `claude-code | codex | gemini`),
+    /// `INVALID_MODEL` / `INVALID_SKILLS` (a value the CLI would read as an option, a skill
+    /// with a comma), `PARENT_SESSION_NOT_FOUND`, `TASK_NOT_FOUND` (details `{taskId}`),
+    /// `INVALID_MODE`, `INVALID_AGENT_TOOL` (a member's stored tool outside the set),
+    /// `PROJECT_NOT_FOUND`, `MANIFEST_GENERATION_FAILED` (500; the session is marked
+    /// failed), `SPAWN_ERROR` (500).
     pub async fn spawn(&self, req: SpawnRequest) -> DomainResult<SpawnResponse> {
         use SpawnErrorKind::*;
         let project_id = req
@@ -104,6 +117,9 @@ impl SpawnService {
             .clone()
             .filter(|p| !p.is_empty())
             .ok_or_else(|| err(BadRequest, "MISSING_PROJECT_ID", "projectId is required"))?;
+        if let Some(problem) = argv_id_problem(&project_id) {
+            return Err(invalid("INVALID_PROJECT_ID", "projectId", &problem));
+        }
         let task_ids = req
             .task_ids
             .clone()
@@ -115,6 +131,10 @@ impl SpawnService {
                     "taskIds must be a non-empty array",
                 )
             })?;
+        let bad = bad_ids("taskIds", &task_ids);
+        if !bad.is_empty() {
+            return Err(invalid_fields("INVALID_TASK_IDS", bad));
+        }
         // A task listed twice is linked (and announced) once.
         let task_ids = task_ids.iter().fold(Vec::new(), |mut v, t| {
             push_unique(&mut v, t);
@@ -131,21 +151,30 @@ impl SpawnService {
             })?,
         };
         let parent = req.session_id.clone().filter(|s| !s.is_empty());
-        if source == SpawnSource::Session {
-            let Some(parent_id) = &parent else {
-                return Err(err(
-                    BadRequest,
-                    "MISSING_SESSION_ID",
-                    "sessionId is required when spawnSource is \"session\"",
-                ));
-            };
-            if self.ctx.ports.sessions.get(parent_id).await?.is_none() {
-                return Err(err(
-                    NotFound,
-                    "PARENT_SESSION_NOT_FOUND",
-                    format!("Parent session {parent_id} not found"),
-                ));
-            }
+        if source == SpawnSource::Session && parent.is_none() {
+            return Err(err(
+                BadRequest,
+                "MISSING_SESSION_ID",
+                "sessionId is required when spawnSource is \"session\"",
+            ));
+        }
+        if let Some(p) = parent.as_deref().filter(|p| !is_valid_id(p)) {
+            return Err(invalid(
+                "INVALID_SESSION_ID",
+                "sessionId",
+                &invalid_id_message(p),
+            ));
+        }
+        req.check_values()?;
+        if source == SpawnSource::Session
+            && let Some(parent_id) = &parent
+            && self.ctx.ports.sessions.get(parent_id).await?.is_none()
+        {
+            return Err(err(
+                NotFound,
+                "PARENT_SESSION_NOT_FOUND",
+                format!("Parent session {} not found", shown(parent_id)),
+            ));
         }
         let mut tasks: Vec<Task> = Vec::with_capacity(task_ids.len());
         for id in &task_ids {
@@ -155,7 +184,7 @@ impl SpawnService {
                     return Err(DomainError::Spawn {
                         kind: NotFound,
                         code: "TASK_NOT_FOUND",
-                        message: format!("Task {id} not found"),
+                        message: format!("Task {} not found", shown(id)),
                         details: Some(json!({ "taskId": id })),
                     });
                 }
@@ -176,6 +205,7 @@ impl SpawnService {
                     _ => {}
                 }
             }
+            keep_valid_stored("team member", &mut member_ids);
         }
         let team = TeamMemberService {
             ctx: self.ctx.clone(),
@@ -208,16 +238,31 @@ impl SpawnService {
             )
         })?;
         let model = req.model.clone().filter(|m| !m.is_empty()).or(member_model);
-        let agent_tool = req
-            .agent_tool
-            .clone()
-            .filter(|t| !t.is_empty())
-            .or(member_tool.map(|t| t.as_str().to_owned()));
+        // `body.agentTool || member agentTool`; the body's was checked above. A member's
+        // stored tool outside the set is refused like a stored mode (the CLI would exit 1).
+        let agent_tool = match req.agent_tool.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => AgentTool::parse(t),
+            None => match member_tool {
+                None => None,
+                Some(t) => Some(t.known().ok_or_else(|| {
+                    invalid(
+                        "INVALID_AGENT_TOOL",
+                        "agentTool",
+                        &format!(
+                            "the team member's agent tool {:?} is not one of {}",
+                            shown(t.as_str()),
+                            AgentTool::expected()
+                        ),
+                    )
+                })?),
+            },
+        }
+        .map(|t| t.as_str().to_owned());
         let Some(project) = self.ctx.ports.projects.get(&project_id).await? else {
             return Err(err(
                 NotFound,
                 "PROJECT_NOT_FOUND",
-                format!("Project {project_id} not found"),
+                format!("Project {} not found", shown(&project_id)),
             ));
         };
 
@@ -270,6 +315,7 @@ impl SpawnService {
                 push_unique(&mut reference_task_ids, r);
             }
         }
+        keep_valid_stored("reference task", &mut reference_task_ids);
         let manifest_request = ManifestRequest {
             session_id: session.id.clone(),
             mode: mode.as_str().to_owned(),

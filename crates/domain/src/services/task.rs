@@ -9,10 +9,13 @@ use serde_json::json;
 use super::{Ctx, SessionService, non_blank};
 use crate::entities::{
     DocEntry, Extra, Session, SessionFilter, Task, TaskFilter, TaskPatch, TaskPriority,
-    TaskSessionStatus, TaskStatus, TimelineEventType, UpdateSource,
+    TaskSessionStatus, TaskStatus, TimelineEventType, UpdateSource, js_trim,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
+use crate::ids::{check_id, check_ids, check_opt_id};
+
+mod delete;
 
 /// Input of `createTask` (ref §4.3 POST /api/tasks).
 #[derive(Debug, Clone, Default)]
@@ -87,8 +90,19 @@ impl TaskService {
     pub async fn create(&self, input: CreateTask) -> DomainResult<Task> {
         let project_id = non_blank(input.project_id.as_deref())
             .ok_or_else(|| DomainError::validation("Project ID is required"))?;
+        check_id("projectId", &project_id)?;
         let title = non_blank(input.title.as_deref())
             .ok_or_else(|| DomainError::validation("Task title is required"))?;
+        check_opt_id("parentId", input.parent_id.as_deref())?;
+        check_opt_id("teamMemberId", input.team_member_id.as_deref())?;
+        check_ids(
+            "teamMemberIds",
+            input.team_member_ids.as_deref().unwrap_or_default(),
+        )?;
+        check_ids(
+            "referenceTaskIds",
+            input.reference_task_ids.as_deref().unwrap_or_default(),
+        )?;
         if self.ctx.ports.projects.get(&project_id).await?.is_none() {
             return Err(DomainError::not_found("Project", &project_id));
         }
@@ -121,6 +135,7 @@ impl TaskService {
             team_member_id: input.team_member_id,
             team_member_ids: input.team_member_ids,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let task = self.ctx.ports.tasks.insert(task).await?;
         self.ctx
@@ -144,7 +159,11 @@ impl TaskService {
     }
 
     /// Tasks passing `filter`, oldest first.
+    ///
+    /// # Errors
+    /// `Validation` if an id of the filter breaks the id rule (spec §2).
     pub async fn list(&self, filter: &TaskFilter) -> DomainResult<Vec<Task>> {
+        check_filter(filter)?;
         self.ctx.ports.tasks.list(filter).await
     }
 
@@ -162,7 +181,11 @@ impl TaskService {
     }
 
     /// [`list`](Self::list) as compact JSON texts, one per task, oldest first.
+    ///
+    /// # Errors
+    /// As [`list`](Self::list).
     pub async fn list_json(&self, filter: &TaskFilter) -> DomainResult<Vec<std::sync::Arc<str>>> {
+        check_filter(filter)?;
         self.ctx.ports.tasks.list_json(filter).await
     }
 
@@ -192,7 +215,8 @@ impl TaskService {
     /// `notify:task_session_completed|failed` for each changed per-session entry.
     ///
     /// # Errors
-    /// `Validation` "Task title cannot be empty"; `NotFound` task or session.
+    /// `Validation` "Task title cannot be empty", or an id breaking the id rule (spec §2);
+    /// `NotFound` task or session.
     pub async fn update(&self, id: &str, input: UpdateTask) -> DomainResult<Task> {
         let session_form = input.update_source == Some(UpdateSource::Session);
         // Checked first for both forms (ref §3.2), even though the session form then
@@ -201,10 +225,12 @@ impl TaskService {
             .patch
             .title
             .as_deref()
-            .is_some_and(|t| t.trim().is_empty())
+            .is_some_and(|t| js_trim(t).is_empty())
         {
             return Err(DomainError::validation("Task title cannot be empty"));
         }
+        check_patch_ids(&input.patch)?;
+        check_opt_id("sessionId", input.session_id.as_deref())?;
         let old = self.get(id).await?;
         let now = self.ctx.now();
         let tasks = &self.ctx.ports.tasks;
@@ -288,89 +314,11 @@ impl TaskService {
         }
     }
 
-    /// Deletes a task and its descendants, children before parents, emitting `task:deleted`
-    /// `{id}` for each; removes the deleted ids from their sessions' `taskIds` (spec §2) and
-    /// emits `session:updated` for each such session. Returns the deleted ids in order.
-    ///
-    /// # Errors
-    /// `NotFound`.
-    pub async fn delete(&self, id: &str) -> DomainResult<Vec<String>> {
-        let root = self.get(id).await?;
-        // Pre-order DFS, then delete in reverse so children go before parents.
-        let mut order = Vec::new();
-        let mut stack = vec![root.id.clone()];
-        while let Some(current) = stack.pop() {
-            let children = self
-                .list(&TaskFilter {
-                    parent_id: Some(Some(current.clone())),
-                    ..TaskFilter::default()
-                })
-                .await?;
-            order.push(current);
-            stack.extend(children.into_iter().rev().map(|t| t.id));
-        }
-        let mut deleted = Vec::with_capacity(order.len());
-        for task_id in order.iter().rev() {
-            match self.ctx.ports.tasks.delete(task_id).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e),
-            }
-            self.ctx
-                .emit(NewEvent::new(
-                    names::TASK_DELETED,
-                    &root.project_id,
-                    json!({ "id": task_id }),
-                ))
-                .await;
-            self.unlink_sessions(task_id).await?;
-            deleted.push(task_id.clone());
-        }
-        Ok(deleted)
-    }
-
-    async fn unlink_sessions(&self, task_id: &str) -> DomainResult<()> {
-        let sessions = self
-            .ctx
-            .ports
-            .sessions
-            .list(&SessionFilter {
-                task_id: Some(task_id.to_owned()),
-                ..SessionFilter::default()
-            })
-            .await?;
-        for s in sessions {
-            match self
-                .ctx
-                .ports
-                .sessions
-                .remove_task(&s.id, task_id, self.ctx.now())
-                .await
-            {
-                Ok(session) => {
-                    self.ctx
-                        .emit(
-                            NewEvent::new(
-                                names::SESSION_UPDATED,
-                                &session.project_id,
-                                Payload::of(&session),
-                            )
-                            .for_session(&session.id),
-                        )
-                        .await
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// `POST /api/tasks/:id/timeline`: appends to the **session** timeline with this task id
     /// (events of ref §3.3.5). Does not link the session to the task.
     ///
     /// # Errors
-    /// `NotFound` task, then session.
+    /// `Validation` for a `sessionId` breaking the id rule; `NotFound` task, then session.
     pub async fn add_timeline(
         &self,
         id: &str,
@@ -378,6 +326,7 @@ impl TaskService {
         kind: TimelineEventType,
         message: &str,
     ) -> DomainResult<Session> {
+        check_id("sessionId", session_id)?;
         self.get(id).await?;
         self.sessions()
             .add_timeline_event(
@@ -427,7 +376,7 @@ impl TaskService {
     /// links the session to the task if it is not linked yet. Returns the session.
     ///
     /// # Errors
-    /// `NotFound` task, then session.
+    /// `Validation` for a `sessionId` breaking the id rule; `NotFound` task, then session.
     pub async fn add_doc(
         &self,
         id: &str,
@@ -436,6 +385,7 @@ impl TaskService {
         file_path: &str,
         content: Option<String>,
     ) -> DomainResult<Session> {
+        check_id("sessionId", session_id)?;
         let task = self.get(id).await?;
         let session = self.sessions().get_raw(session_id).await?;
         let session = self
@@ -447,4 +397,33 @@ impl TaskService {
         }
         Ok(session)
     }
+}
+
+/// The ids of a task list filter follow the id rule (spec §2).
+fn check_filter(filter: &TaskFilter) -> DomainResult<()> {
+    check_opt_id("projectId", filter.project_id.as_deref())?;
+    check_opt_id("parentId", filter.parent_id.clone().flatten().as_deref())?;
+    check_opt_id("sessionId", filter.session_id.as_deref())
+}
+
+/// The ids a task patch stores follow the id rule (spec §2): linked sessions, references,
+/// team members and the session keys of `taskSessionStatuses`.
+fn check_patch_ids(patch: &TaskPatch) -> DomainResult<()> {
+    check_ids(
+        "sessionIds",
+        patch.session_ids.as_deref().unwrap_or_default(),
+    )?;
+    check_ids(
+        "referenceTaskIds",
+        patch.reference_task_ids.as_deref().unwrap_or_default(),
+    )?;
+    check_opt_id("teamMemberId", patch.team_member_id.as_deref())?;
+    check_ids(
+        "teamMemberIds",
+        patch.team_member_ids.as_deref().unwrap_or_default(),
+    )?;
+    for key in patch.task_session_statuses.iter().flat_map(|m| m.keys()) {
+        check_id("taskSessionStatuses", key)?;
+    }
+    Ok(())
 }

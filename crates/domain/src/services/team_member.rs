@@ -9,11 +9,11 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, non_blank, to_json};
 use crate::entities::{
     AgentMode, AgentTool, Capabilities, CommandPermissions, DefaultMemberKind, Extra,
-    PermissionMode, TeamMember, TeamMemberSnapshot, TeamMemberStatus,
+    PermissionMode, TeamMember, TeamMemberSnapshot, TeamMemberStatus, js_trim,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
-use crate::ids::iso_from_ms;
+use crate::ids::{check_id, iso_from_ms};
 
 /// Input of `createTeamMember` (ref §4.5 POST).
 #[derive(Debug, Clone, Default)]
@@ -108,11 +108,13 @@ pub struct TeamMemberService {
     pub(crate) ctx: Arc<Ctx>,
 }
 
+/// `Validation` "Project ID is required" for a blank id; `Validation` with details for one
+/// breaking the id rule (it names the `team-members/<projectId>/` directory, spec §2).
 fn require_project(project_id: &str) -> DomainResult<()> {
-    if project_id.trim().is_empty() {
+    if js_trim(project_id).is_empty() {
         return Err(DomainError::validation("Project ID is required"));
     }
-    Ok(())
+    check_id("projectId", project_id)
 }
 
 fn member_not_found(id: &str) -> DomainError {
@@ -216,10 +218,12 @@ impl TeamMemberService {
     /// Creates a custom member; emits `team_member:created`.
     ///
     /// # Errors
-    /// `Validation` "Project ID is required", "Team member name|role|avatar is required".
+    /// `Validation` "Project ID is required" (or a `projectId` breaking the id rule),
+    /// "Team member name|role|avatar is required".
     pub async fn create(&self, input: CreateTeamMember) -> DomainResult<TeamMember> {
         let project_id = non_blank(input.project_id.as_deref())
             .ok_or_else(|| DomainError::validation("Project ID is required"))?;
+        check_id("projectId", &project_id)?;
         let required = |v: &Option<String>, what: &str| {
             non_blank(v.as_deref())
                 .ok_or_else(|| DomainError::validation(format!("Team member {what} is required")))
@@ -235,7 +239,7 @@ impl TeamMemberService {
             role,
             identity: input
                 .identity
-                .map(|s| s.trim().to_owned())
+                .map(|s| js_trim(&s).to_owned())
                 .unwrap_or_default(),
             avatar,
             model: input.model,
@@ -253,6 +257,7 @@ impl TeamMemberService {
             created_at: now.clone(),
             updated_at: now,
             extra: Extra::new(),
+            odd: Default::default(),
         };
         let member = self.ctx.ports.team_members.put_custom(member).await?;
         self.emit(names::TEAM_MEMBER_CREATED, &member).await;
@@ -315,7 +320,7 @@ impl TeamMemberService {
             (&mut update.avatar, "avatar"),
         ] {
             if let Some(s) = v {
-                let t = s.trim();
+                let t = js_trim(s);
                 if t.is_empty() {
                     return Err(DomainError::validation(format!(
                         "Team member {what} cannot be empty"
@@ -325,7 +330,7 @@ impl TeamMemberService {
             }
         }
         if let Some(i) = &mut update.identity {
-            *i = i.trim().to_owned();
+            *i = js_trim(i).to_owned();
         }
         let member = self.get(project_id, id).await?;
         let member = self.store_update(&member, &update).await?;

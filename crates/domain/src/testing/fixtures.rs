@@ -30,6 +30,7 @@ pub fn project(id: &str, created_at: i64) -> Project {
         created_at,
         updated_at: created_at,
         extra: Extra::new(),
+        odd: Default::default(),
     }
 }
 
@@ -59,6 +60,7 @@ pub fn task(id: &str, project_id: &str, created_at: i64) -> Task {
         team_member_id: None,
         team_member_ids: None,
         extra: Extra::new(),
+        odd: Default::default(),
     }
 }
 
@@ -89,6 +91,7 @@ pub fn session(id: &str, project_id: &str, started_at: i64) -> Session {
         team_member_snapshots: None,
         parent_session_id: None,
         extra: Extra::new(),
+        odd: Default::default(),
     }
 }
 
@@ -126,6 +129,7 @@ pub fn mail(
         created_at,
         read_at: None,
         extra: Extra::new(),
+        odd: Default::default(),
     }
 }
 
@@ -153,6 +157,7 @@ pub fn member(id: &str, project_id: &str, created_at: &str) -> TeamMember {
         created_at: created_at.to_owned(),
         updated_at: created_at.to_owned(),
         extra: Extra::new(),
+        odd: Default::default(),
     }
 }
 
@@ -168,5 +173,6 @@ pub fn ordering(
         entity_type,
         ordered_ids: ids.iter().map(|s| (*s).to_owned()).collect(),
         updated_at,
+        odd: Default::default(),
     }
 }

@@ -87,8 +87,14 @@ async fn log_digests(
             .map(Ok)
             .collect()
     } else if let Some(ids) = q.str("sessionIds") {
+        let ids: Vec<&str> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .collect();
+        maestro_domain::ids::check_ids("sessionIds", &ids)?;
         let mut v = Vec::new();
-        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        for id in ids {
             v.push(s.app.sessions.get(id).await.map_err(|_| id.to_owned()));
         }
         v

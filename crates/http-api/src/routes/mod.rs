@@ -35,7 +35,11 @@ pub(crate) fn routes() -> Router<ApiState> {
 
 /// Unknown route or method → 404 in the error shape (spec §2).
 pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
-    ApiError::not_found(format!("Cannot {method} {}", uri.path())).into_response()
+    ApiError::not_found(format!(
+        "Cannot {method} {}",
+        maestro_domain::ids::shown(uri.path())
+    ))
+    .into_response()
 }
 
 /// `{success: true, id}`.

@@ -21,6 +21,7 @@ use super::deleted;
 use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, JsonBody, JsonList, PathParams, PayloadJson, QueryMap, required};
+use maestro_domain::ids::{check_id, check_opt_id};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -88,17 +89,6 @@ async fn create(
         (None, Some(id)) => vec![id],
         (None, None) => return Err(ApiError::validation("taskIds is required")),
     };
-    if let Some(id) = &b.id
-        && !maestro_domain::ids::is_valid_id(id)
-    {
-        return Err(ApiError::invalid(
-            "Invalid session id",
-            vec![maestro_domain::FieldError::new(
-                "id",
-                "ids match ^[A-Za-z0-9_-]{1,128}$",
-            )],
-        ));
-    }
     let session = s
         .app
         .sessions
@@ -335,15 +325,8 @@ async fn modal(
     JsonBody(b): JsonBody<ModalBody>,
 ) -> ApiResult<Json<Value>> {
     let modal_id = required(b.modal_id, "modalId is required")?;
-    if !maestro_domain::ids::is_valid_id(&modal_id) {
-        return Err(ApiError::invalid(
-            "Invalid modalId",
-            vec![maestro_domain::FieldError::new(
-                "modalId",
-                "ids match ^[A-Za-z0-9_-]{1,128}$",
-            )],
-        ));
-    }
+    // The modal id names `modals/<modalId>.html`.
+    check_id("modalId", &modal_id)?;
     let html = required(b.html, "html content is required")?;
     s.app
         .sessions
@@ -428,6 +411,7 @@ async fn prompt(
             ));
         }
     };
+    check_opt_id("senderSessionId", b.sender_session_id.as_deref())?;
     s.app
         .sessions
         .prompt(

@@ -12,6 +12,7 @@ use crate::ApiState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathParams, QueryMap};
 use crate::workflow_templates;
+use maestro_domain::ids::shown;
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -42,7 +43,7 @@ async fn list(State(s): State<ApiState>, q: QueryMap) -> Json<Value> {
 }
 
 fn skill_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Skill not found: {id}"))
+    ApiError::not_found(format!("Skill not found: {}", shown(id)))
 }
 
 async fn get_one(
@@ -88,5 +89,5 @@ async fn templates(q: QueryMap) -> Json<Value> {
 async fn template(PathParams(id): PathParams<String>) -> ApiResult<Json<Value>> {
     workflow_templates::get(&id)
         .map(|t| Json(json!(t)))
-        .ok_or_else(|| ApiError::not_found(format!("Template '{id}' not found")))
+        .ok_or_else(|| ApiError::not_found(format!("Template '{}' not found", shown(&id))))
 }
