@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use crate::durable::{lock, remove_file, replace_file};
+use crate::durable::{lock, remove_file, replace_file, replace_file_with};
 use crate::error::FsStoreError;
 use crate::op::{FileRender, Stray};
 use crate::writer::Done;
@@ -89,6 +89,18 @@ impl Action {
             Self::Remove => Self::Remove,
         }
     }
+}
+
+/// Bytes per second at which a file rendered from shared state (a session journaled as
+/// patches) is rewritten at most: a session that grew to megabytes and keeps growing is
+/// written every `size / RENDER_RATE` (11 MB: ≈ 0.7 s), not after every one of its changes,
+/// which the journal holds meanwhile (issue 12 item 1: an append must not cost the session's
+/// size in file writes). A checkpoint or `flush` still writes it at once.
+const RENDER_RATE: u64 = 16 << 20;
+
+/// Least time between two writes of a rendered file of `len` bytes.
+fn render_spacing(len: u64) -> Duration {
+    Duration::from_millis(len.saturating_mul(1_000) / RENDER_RATE)
 }
 
 /// First wait before writing a file again after its write failed; it doubles per failure.
@@ -177,6 +189,9 @@ struct State {
     /// Bytes held by changes not yet written (pending and in flight; failed ones waiting for
     /// their retry are not counted).
     pending_bytes: usize,
+    /// When each rendered file (a session journaled as patches) was last written, and its
+    /// size: see [`RENDER_RATE`].
+    rendered: HashMap<PathBuf, (Instant, u64)>,
 }
 
 /// See the module docs.
@@ -230,6 +245,11 @@ impl Applier {
                 continue;
             };
             st.pending_bytes += it.action.weight();
+            let due = match (&it.action, st.rendered.get(&it.path)) {
+                (Action::Render(_), Some(&(at, len))) => it.due.max(at + render_spacing(len)),
+                _ => it.due,
+            };
+            let it = Item { due, ..it };
             let pending = match slot.pending.take() {
                 Some(mut p) => {
                     st.pending_bytes -= p.action.weight();
@@ -450,14 +470,28 @@ impl Applier {
             };
             let (path, p) = job;
             let mut touched = Vec::new();
-            let result = catch_unwind(AssertUnwindSafe(|| execute(&path, &p, &mut touched)))
-                .unwrap_or_else(|_| {
-                    Err(FsStoreError::Task(format!(
-                        "panic while writing {}",
-                        path.display()
-                    )))
-                });
+            let mut rendered = None;
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                execute(&path, &p, &mut touched, &mut rendered)
+            }))
+            .unwrap_or_else(|_| {
+                Err(FsStoreError::Task(format!(
+                    "panic while writing {}",
+                    path.display()
+                )))
+            });
             self.writes.fetch_add(1, Ordering::Relaxed);
+            match (rendered, &p.action) {
+                (Some(len), _) => {
+                    lock(&self.state)
+                        .rendered
+                        .insert(path.clone(), (Instant::now(), len));
+                }
+                (None, Action::Remove) => {
+                    lock(&self.state).rendered.remove(&path);
+                }
+                _ => {}
+            }
             self.complete(path, p, touched, result);
         }
     }
@@ -696,21 +730,22 @@ fn execute(
     path: &Path,
     p: &Pending,
     touched: &mut Vec<(PathBuf, bool)>,
+    rendered: &mut Option<u64>,
 ) -> Result<(), FsStoreError> {
     let dir_of = |p: &Path| p.parent().map(|d| (d.to_path_buf(), false));
     match &p.action {
         Action::Write(_) | Action::Render(_) => {
-            let bytes: std::borrow::Cow<'_, [u8]> = match &p.action {
+            match &p.action {
                 Action::Render(render) => {
-                    std::borrow::Cow::Owned(render().map_err(|source| FsStoreError::Serialize {
-                        path: path.to_path_buf(),
-                        source,
-                    })?)
+                    let len = replace_file_with(path, |w| render(w))
+                        .map_err(|e| FsStoreError::io("write", path, e))?;
+                    *rendered = Some(len);
                 }
-                Action::Write(bytes) => std::borrow::Cow::Borrowed(bytes),
-                Action::Remove => std::borrow::Cow::Borrowed(&[]),
-            };
-            replace_file(path, &bytes).map_err(|e| FsStoreError::io("write", path, e))?;
+                Action::Write(bytes) => {
+                    replace_file(path, bytes).map_err(|e| FsStoreError::io("write", path, e))?;
+                }
+                Action::Remove => {}
+            }
             touched.push((path.to_path_buf(), true));
             touched.extend(dir_of(path));
             if let Some(stray) = &p.stray {

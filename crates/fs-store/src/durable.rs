@@ -144,7 +144,7 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// Atomically replaces `path` with `bytes` and makes it durable (temp + fsync + rename +
 /// fsync(dir)). Creates the parent directory if needed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], dirs: &DirSyncs) -> io::Result<()> {
-    let dir = rename_into_place(path, bytes, true)?;
+    let dir = rename_into_place(path, |f| f.write_all(bytes), true)?;
     dirs.sync(dir)
 }
 
@@ -152,7 +152,41 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], dirs: &DirSyncs) -> io::Re
 /// see a torn file, but after a power loss the file may be old or empty until the journal is
 /// replayed. Creates the parent directory (durably) if needed.
 pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    rename_into_place(path, bytes, false).map(|_| ())
+    rename_into_place(path, |f| f.write_all(bytes), false).map(|_| ())
+}
+
+/// [`replace_file`] with content that `write` streams into the temp file (through a buffer):
+/// a multi-megabyte file is never held in memory whole. Returns the bytes written.
+pub(crate) fn replace_file_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<u64> {
+    let mut written = 0;
+    rename_into_place(
+        path,
+        |f| {
+            let mut out = io::BufWriter::with_capacity(64 << 10, Counted(f, &mut written));
+            write(&mut out)?;
+            out.flush()
+        },
+        false,
+    )?;
+    Ok(written)
+}
+
+/// A writer that counts what goes through it.
+struct Counted<'a, W>(W, &'a mut u64);
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        *self.1 += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Removes `path` without syncing its directory. Returns whether a file was removed; a missing
@@ -165,9 +199,13 @@ pub(crate) fn remove_file(path: &Path) -> io::Result<bool> {
     }
 }
 
-/// Writes a temp file next to `path` (`fdatasync`ed if `sync`) and renames it over `path`.
-/// Returns the parent directory.
-fn rename_into_place<'p>(path: &'p Path, bytes: &[u8], sync: bool) -> io::Result<&'p Path> {
+/// Writes a temp file next to `path` with `write` (`fdatasync`ed if `sync`) and renames it
+/// over `path`. Returns the parent directory.
+fn rename_into_place(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+    sync: bool,
+) -> io::Result<&Path> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::other("path has no parent directory"))?;
@@ -181,7 +219,7 @@ fn rename_into_place<'p>(path: &'p Path, bytes: &[u8], sync: bool) -> io::Result
         }
         Err(e) => return Err(e),
     };
-    let mut written = file.write_all(bytes);
+    let mut written = write(&mut file);
     if sync {
         written = written.and_then(|()| file.sync_data());
     }

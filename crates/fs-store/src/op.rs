@@ -12,9 +12,15 @@ use crate::durable::remove_file;
 /// Produces the bytes of a file; run on the committer, off every repository lock.
 pub(crate) type Render = Box<dyn FnOnce() -> serde_json::Result<Vec<u8>> + Send>;
 
-/// Produces a file's bytes when the file writer gets to it (possibly more than once: a failed
-/// write is retried).
-pub(crate) type FileRender = Arc<dyn Fn() -> serde_json::Result<Vec<u8>> + Send + Sync>;
+/// Streams a file's content when the file writer gets to it (possibly more than once: a
+/// failed write is retried).
+pub(crate) type FileRender =
+    Arc<dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync>;
+
+/// A [`FileRender`] of `value` as pretty JSON (what [`to_json`] produces).
+pub(crate) fn json_render<T: Serialize + Send + Sync + 'static>(value: Arc<T>) -> FileRender {
+    Arc::new(move |w| serde_json::to_writer_pretty(w, &*value).map_err(std::io::Error::other))
+}
 
 /// Pretty JSON with 2-space indentation and no trailing newline (`JSON.stringify(x, null, 2)`).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {

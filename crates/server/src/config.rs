@@ -273,11 +273,11 @@ impl Default for Config {
             realtime: RealtimeConfig {
                 legacy_ws: true,
                 client_buffer: 65_536,
-                client_buffer_bytes: 64 << 20,
+                client_buffer_bytes: 32 << 20,
             },
             bus: BusConfig {
                 subscriber_capacity: 65_536,
-                subscriber_buffer_bytes: 64 << 20,
+                subscriber_buffer_bytes: 32 << 20,
                 replay_min_events: 1_000,
                 replay_min_age_ms: 120_000,
                 replay_max_events: 5_000,

@@ -16,10 +16,11 @@ use crate::error::DomainResult;
 use crate::events::{BusStats, Event, EventBus, EventId, EventSubscription, NewEvent, Replay};
 use crate::ids::Clock;
 
-/// Default subscriber bounds: 65,536 events or 64 MiB, whichever is reached first.
+/// Default subscriber bounds: 65,536 events or 32 MiB, whichever is reached first (a burst of
+/// thousands of ordinary events fits; a few multi-megabyte sessions are the limit).
 pub const DEFAULT_SUBSCRIBER_LIMITS: RingLimits = RingLimits {
     max_items: 65_536,
-    max_bytes: 64 << 20,
+    max_bytes: 32 << 20,
 };
 
 /// Retention of the replay log: an event is dropped when the project's log holds more than
@@ -99,7 +100,7 @@ pub struct MemoryEventBus {
 }
 
 impl MemoryEventBus {
-    /// A bus whose subscribers each lag at most `capacity` events (and 64 MiB) before losing
+    /// A bus whose subscribers each lag at most `capacity` events (and 32 MiB) before losing
     /// the oldest.
     pub fn new(clock: Arc<dyn Clock>, capacity: usize, replay: ReplayConfig) -> Self {
         Self::with_limits(

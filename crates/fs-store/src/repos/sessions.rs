@@ -15,7 +15,7 @@ use super::table::{Change, Table};
 use super::{Ctx, by_creation, found, unwrap_arc};
 use crate::delta::{Lengths, session_patch};
 use crate::layout::check_id;
-use crate::op::{Op, to_json};
+use crate::op::{Op, json_render};
 
 /// [`SessionRepository`] on `sessions/<id>.json`.
 pub struct FsSessionRepository {
@@ -50,7 +50,7 @@ impl FsSessionRepository {
                         let (patched, file) = (new.clone(), new.clone());
                         let op = Op::Patch {
                             patch: Box::new(move || session_patch(before, &patched)),
-                            file: Arc::new(move || to_json(&*file)),
+                            file: json_render(file),
                         };
                         (path, op)
                     }

@@ -7,7 +7,7 @@
 //! so that client tasks only compare strings.
 
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::extract::ws::Utf8Bytes;
 use maestro_domain::events::{Event, Payload};
@@ -64,13 +64,19 @@ impl Scope {
 
     /// [`Scope::of`] on a payload's JSON text, parsing only the top-level fields the rule
     /// reads (a `session:updated` payload is a whole session, possibly megabytes).
+    #[cfg(test)]
     pub(crate) fn of_payload(name: &str, data: &Payload) -> Self {
+        Self::of_raw(name, data.json())
+    }
+
+    /// [`Scope::of`] on the JSON text of an event's data.
+    pub(crate) fn of_raw(name: &str, data: &str) -> Self {
         if UNSCOPED_PREFIXES.iter().any(|p| name.starts_with(p)) {
             return Self::Unscoped;
         }
         // Not an object: none of the fields exist (`data.x` of a string or an array is
         // undefined). Checked first because serde also reads a struct from an array.
-        let Some(probe) = probe_object(data.json()) else {
+        let Some(probe) = probe_object(data) else {
             return Self::Unscoped;
         };
         let field = |raw: Option<&RawValue>| -> Option<Value> {
@@ -145,14 +151,22 @@ struct WireFrame<'a> {
     timestamp: i64,
 }
 
-/// One event, serialized once, ready to be written to any number of clients.
+/// One event, serialized once, ready to be written to any number of clients. It holds only its
+/// text (not the event: a frame waiting in the ring for a slow client must not also keep the
+/// event's payload, which is as large, alive).
 #[derive(Debug)]
 pub(crate) struct PreparedFrame {
-    /// The event (its payload is read once more, lazily, for [`PreparedFrame::scope`]).
-    event: Arc<Event>,
     scope: OnceLock<Scope>,
     /// The JSON text of the frame; cloning is a reference-count increment.
     pub(crate) text: Utf8Bytes,
+}
+
+/// The fields of a frame's text the scope rule needs.
+#[derive(Deserialize)]
+struct FrameProbe<'a> {
+    event: &'a str,
+    #[serde(borrow)]
+    data: &'a RawValue,
 }
 
 impl PreparedFrame {
@@ -161,7 +175,7 @@ impl PreparedFrame {
     ///
     /// # Errors
     /// Only if `serde_json` cannot write the frame (not expected: the payload is JSON text).
-    pub(crate) fn build(event: Arc<Event>, timestamp: i64) -> Result<Self, serde_json::Error> {
+    pub(crate) fn build(event: &Event, timestamp: i64) -> Result<Self, serde_json::Error> {
         let text = serde_json::to_string(&WireFrame {
             kind: &event.name,
             event: &event.name,
@@ -169,16 +183,20 @@ impl PreparedFrame {
             timestamp,
         })?;
         Ok(Self {
-            event,
             scope: OnceLock::new(),
             text: Utf8Bytes::from(text),
         })
     }
 
-    /// Who may receive it; computed by the first client with a session filter that asks.
+    /// Who may receive it; computed (from the frame's own text) by the first client with a
+    /// session filter that asks.
     pub(crate) fn scope(&self) -> &Scope {
-        self.scope
-            .get_or_init(|| Scope::of_payload(&self.event.name, &self.event.data))
+        self.scope.get_or_init(|| {
+            match serde_json::from_str::<FrameProbe<'_>>(self.text.as_str()) {
+                Ok(f) => Scope::of_raw(f.event, f.data.get()),
+                Err(_) => Scope::Unscoped,
+            }
+        })
     }
 
     /// Bytes the frame holds (its text), for the ring's byte bound.
@@ -188,16 +206,28 @@ impl PreparedFrame {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 
     use super::*;
 
-    /// The rule on a `Value` and on the same payload's text must agree.
+    /// The rule on a `Value`, on the same payload's text and on the frame built from it must
+    /// agree.
     fn scope(name: &str, data: &Value) -> Scope {
         let from_value = Scope::of(name, data);
         let from_text = Scope::of_payload(name, &Payload::of(data));
         assert_eq!(from_value, from_text, "{name} {data}");
+        let event = Event {
+            event_id: "1-0".into(),
+            name: name.into(),
+            project_id: "p".into(),
+            session_id: None,
+            data: Payload::of(data),
+            timestamp: 1,
+        };
+        let frame = PreparedFrame::build(&event, 2).unwrap();
+        assert_eq!(frame.scope(), &from_value, "frame of {name} {data}");
         from_value
     }
 
@@ -316,15 +346,15 @@ mod tests {
 
     #[test]
     fn frame_shape() -> Result<(), serde_json::Error> {
-        let event = Arc::new(Event {
+        let event = Event {
             event_id: "1-0".into(),
             name: "session:updated".into(),
             project_id: "p".into(),
             session_id: Some("s".into()),
             data: json!({"id": "s", "status": "idle"}).into(),
             timestamp: 5,
-        });
-        let frame = PreparedFrame::build(event, 42)?;
+        };
+        let frame = PreparedFrame::build(&event, 42)?;
         assert_eq!(
             frame.text.as_str(),
             r#"{"type":"session:updated","event":"session:updated","data":{"id":"s","status":"idle"},"timestamp":42}"#

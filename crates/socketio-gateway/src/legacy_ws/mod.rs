@@ -72,7 +72,7 @@ pub struct LegacyWsConfig {
     /// 7,519 events).
     pub client_buffer: usize,
     /// Bytes of frames a client may lag behind before it loses the oldest ones (the ring's
-    /// other bound; a frame read by every client is freed at once). Default 64 MiB.
+    /// other bound; a frame read by every client is freed at once). Default 32 MiB.
     pub client_buffer_bytes: usize,
     /// A client whose socket accepts no data for this long is disconnected. Default 10 s.
     pub send_timeout: Duration,
@@ -86,7 +86,7 @@ impl Default for LegacyWsConfig {
     fn default() -> Self {
         Self {
             client_buffer: 65_536,
-            client_buffer_bytes: 64 << 20,
+            client_buffer_bytes: 32 << 20,
             send_timeout: Duration::from_secs(10),
             max_message_size: 1024 * 1024,
         }
@@ -334,15 +334,14 @@ async fn fan_out(
             tracing::debug!("legacy ws: event bus closed; fan-out stops");
             return;
         };
-        let name = event.name.clone();
-        match PreparedFrame::build(event, Inner::now_ms()) {
+        match PreparedFrame::build(&event, Inner::now_ms()) {
             Ok(frame) => {
                 let weight = frame.weight();
                 // Dropped at once when no client is connected.
                 inner.frames.send(Broadcast::Frame(Arc::new(frame)), weight);
             }
             Err(err) => {
-                tracing::error!(event = %name, error = %err, "legacy ws: cannot serialize event");
+                tracing::error!(event = %event.name, error = %err, "legacy ws: cannot serialize event");
             }
         }
     }
