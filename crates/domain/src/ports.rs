@@ -131,6 +131,61 @@ pub trait SessionRepository: Send + Sync {
     ) -> DomainResult<Session>;
     /// Appends a doc. `NotFound` if missing.
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session>;
+
+    /// [`update`](Self::update), returning the stored session shared rather than copied. A
+    /// store that keeps sessions in `Arc`s overrides the `*_shared` methods: a long-running
+    /// agent's session is megabytes, and the services only serialize it (issue 12 item 1).
+    ///
+    /// # Errors
+    /// As `update`.
+    async fn update_shared(
+        &self,
+        id: &str,
+        patch: &SessionPatch,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.update(id, patch, now).await.map(Arc::new)
+    }
+
+    /// [`add_event`](Self::add_event), shared (see [`update_shared`](Self::update_shared)).
+    ///
+    /// # Errors
+    /// As `add_event`.
+    async fn add_event_shared(
+        &self,
+        id: &str,
+        event: SessionEvent,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.add_event(id, event, now).await.map(Arc::new)
+    }
+
+    /// [`add_timeline_event`](Self::add_timeline_event), shared (see
+    /// [`update_shared`](Self::update_shared)).
+    ///
+    /// # Errors
+    /// As `add_timeline_event`.
+    async fn add_timeline_event_shared(
+        &self,
+        id: &str,
+        event: TimelineEvent,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.add_timeline_event(id, event, now).await.map(Arc::new)
+    }
+
+    /// [`add_doc`](Self::add_doc), shared (see [`update_shared`](Self::update_shared)).
+    ///
+    /// # Errors
+    /// As `add_doc`.
+    async fn add_doc_shared(
+        &self,
+        id: &str,
+        doc: DocEntry,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.add_doc(id, doc, now).await.map(Arc::new)
+    }
     /// Deletes. `NotFound` if missing.
     async fn delete(&self, id: &str) -> DomainResult<()>;
     /// True if any session belongs to the project.

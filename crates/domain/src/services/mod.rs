@@ -105,17 +105,22 @@ impl Ctx {
 /// (issue 12: a session's JSON is megabytes for a long-running agent).
 #[derive(Debug, Clone)]
 pub struct Saved<T> {
-    /// The entity.
-    pub value: T,
+    /// The entity, shared with the store where the store keeps it shared.
+    pub value: Arc<T>,
     /// Its compact JSON (`serde_json::to_string(&value)`).
     pub json: Payload,
 }
 
-impl<T: serde::Serialize> Saved<T> {
+impl<T: serde::Serialize + Clone> Saved<T> {
     /// Serializes `value` once.
-    pub fn new(value: T) -> Self {
-        let json = Payload::of(&value);
+    pub fn new(value: Arc<T>) -> Self {
+        let json = Payload::of(&*value);
         Self { value, json }
+    }
+
+    /// The entity, copied only if someone else (the store) still shares it.
+    pub fn into_value(self) -> T {
+        Arc::unwrap_or_clone(self.value)
     }
 }
 

@@ -280,7 +280,7 @@ impl SessionService {
     /// `Validation` if a task id of the patch (`taskIds`, `timeline[i].taskId`) breaks the
     /// id rule; `NotFound`.
     pub async fn update(&self, id: &str, patch: SessionPatch) -> DomainResult<Session> {
-        self.update_saved(id, patch).await.map(|s| s.value)
+        self.update_saved(id, patch).await.map(Saved::into_value)
     }
 
     /// [`update`](Self::update), with the session's JSON as announced in `session:updated`.
@@ -309,14 +309,14 @@ impl SessionService {
         if patch.status == Some(SessionStatus::Stopped) && old.status == SessionStatus::Completed {
             patch.status = None;
             if patch.is_empty() {
-                return Ok(Saved::new(old));
+                return Ok(Saved::new(Arc::new(old)));
             }
         }
         let session = self
             .ctx
             .ports
             .sessions
-            .update(id, &patch, self.ctx.now())
+            .update_shared(id, &patch, self.ctx.now())
             .await?;
         if let Some(status) = patch.status.filter(|s| s.is_terminal()) {
             self.propagate_terminal(&session, status).await;
@@ -550,7 +550,9 @@ impl SessionService {
         kind: String,
         data: Option<Value>,
     ) -> DomainResult<Session> {
-        self.add_event_saved(id, kind, data).await.map(|s| s.value)
+        self.add_event_saved(id, kind, data)
+            .await
+            .map(Saved::into_value)
     }
 
     /// [`add_event`](Self::add_event), with the session's JSON as announced.
@@ -570,7 +572,12 @@ impl SessionService {
             kind,
             data,
         };
-        let session = self.ctx.ports.sessions.add_event(id, event, now).await?;
+        let session = self
+            .ctx
+            .ports
+            .sessions
+            .add_event_shared(id, event, now)
+            .await?;
         let saved = Saved::new(session);
         self.ctx.emit(updated_event(&saved)).await;
         Ok(saved)
@@ -592,7 +599,7 @@ impl SessionService {
     ) -> DomainResult<Session> {
         self.add_timeline_event_saved(id, kind, message, task_id, metadata)
             .await
-            .map(|s| s.value)
+            .map(Saved::into_value)
     }
 
     /// [`add_timeline_event`](Self::add_timeline_event), with the session's JSON as announced.
@@ -620,12 +627,16 @@ impl SessionService {
                 }),
                 ..SessionPatch::default()
             };
-            self.ctx.ports.sessions.update(id, &patch, now).await?
+            self.ctx
+                .ports
+                .sessions
+                .update_shared(id, &patch, now)
+                .await?
         } else {
             self.ctx
                 .ports
                 .sessions
-                .add_timeline_event(id, entry, now)
+                .add_timeline_event_shared(id, entry, now)
                 .await?
         };
         let saved = Saved::new(session);
@@ -667,7 +678,7 @@ impl SessionService {
     ) -> DomainResult<Session> {
         self.add_doc_saved(id, title, file_path, content, task_id)
             .await
-            .map(|s| s.value)
+            .map(Saved::into_value)
     }
 
     /// [`add_doc`](Self::add_doc), with the session's JSON as announced.
@@ -699,12 +710,12 @@ impl SessionService {
             task_id,
             Some(json!({ "docId": doc.id, "filePath": file_path, "title": title })),
         );
-        let mut session = self.ctx.ports.sessions.add_doc(id, doc, now).await?;
-        session = self
+        self.ctx.ports.sessions.add_doc_shared(id, doc, now).await?;
+        let session = self
             .ctx
             .ports
             .sessions
-            .add_timeline_event(&session.id, entry, now)
+            .add_timeline_event_shared(id, entry, now)
             .await?;
         let saved = Saved::new(session);
         self.ctx.emit(updated_event(&saved)).await;

@@ -61,9 +61,9 @@ impl FsSessionRepository {
             .await
     }
 
-    /// Applies `f` to a copy of the existing session and stores the result. `NotFound` if
-    /// missing.
-    async fn change(&self, id: &str, f: impl FnOnce(&mut Session)) -> DomainResult<Session> {
+    /// Applies `f` to a copy of the existing session and stores the result; returns it shared
+    /// with the table (no copy). `NotFound` if missing.
+    async fn change(&self, id: &str, f: impl FnOnce(&mut Session)) -> DomainResult<Arc<Session>> {
         let (new, ()) = self
             .mutate(id, true, |old| {
                 let mut s =
@@ -72,7 +72,7 @@ impl FsSessionRepository {
                 Ok(Change::Put(s, ()))
             })
             .await?;
-        found(new, "Session", id)
+        new.ok_or_else(|| DomainError::not_found("Session", id))
     }
 }
 
@@ -100,7 +100,7 @@ impl SessionRepository for FsSessionRepository {
     }
 
     async fn update(&self, id: &str, patch: &SessionPatch, now: i64) -> DomainResult<Session> {
-        self.change(id, |s| s.apply(patch, now)).await
+        self.update_shared(id, patch, now).await.map(unwrap_arc)
     }
 
     async fn add_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<(Session, bool)> {
@@ -119,11 +119,13 @@ impl SessionRepository for FsSessionRepository {
     }
 
     async fn remove_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<Session> {
-        self.change(id, |s| s.remove_task(task_id, now)).await
+        self.change(id, |s| s.remove_task(task_id, now))
+            .await
+            .map(unwrap_arc)
     }
 
     async fn add_event(&self, id: &str, event: SessionEvent, now: i64) -> DomainResult<Session> {
-        self.change(id, |s| s.push_event(event, now)).await
+        self.add_event_shared(id, event, now).await.map(unwrap_arc)
     }
 
     async fn add_timeline_event(
@@ -132,10 +134,48 @@ impl SessionRepository for FsSessionRepository {
         event: TimelineEvent,
         now: i64,
     ) -> DomainResult<Session> {
-        self.change(id, |s| s.push_timeline(event, now)).await
+        self.add_timeline_event_shared(id, event, now)
+            .await
+            .map(unwrap_arc)
     }
 
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session> {
+        self.add_doc_shared(id, doc, now).await.map(unwrap_arc)
+    }
+
+    async fn update_shared(
+        &self,
+        id: &str,
+        patch: &SessionPatch,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.change(id, |s| s.apply(patch, now)).await
+    }
+
+    async fn add_event_shared(
+        &self,
+        id: &str,
+        event: SessionEvent,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.change(id, |s| s.push_event(event, now)).await
+    }
+
+    async fn add_timeline_event_shared(
+        &self,
+        id: &str,
+        event: TimelineEvent,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        self.change(id, |s| s.push_timeline(event, now)).await
+    }
+
+    async fn add_doc_shared(
+        &self,
+        id: &str,
+        doc: DocEntry,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
         self.change(id, |s| s.push_doc(doc, now)).await
     }
 
