@@ -9,7 +9,7 @@
 //!
 //! The writer owns the filter, so a `subscribe` takes effect for exactly the frames written
 //! after its `subscribed` reply. Writes are batched: after one frame arrives, frames already
-//! queued (up to [`MAX_BATCH`]) go out in the same flush, which keeps bursts cheap without
+//! queued (up to [`MAX_BATCH`] frames or [`MAX_BATCH_BYTES`]) go out in the same flush, which keeps bursts cheap without
 //! delaying a lone event. Hub shutdown reaches the writer through the ring itself
 //! ([`Broadcast::Close`]), so an ordinary wake-up does not register on a separate signal.
 
@@ -31,6 +31,11 @@ use super::{Broadcast, Inner, ReadyState, Registration};
 
 /// Most frames written per flush.
 const MAX_BATCH: usize = 64;
+
+/// Most bytes of frames taken into one flush: frames taken off the ring no longer count
+/// against its byte bound, so a batch of large frames (a session's `session:updated` is
+/// megabytes) must stay small or it holds what the ring was bounded to free.
+const MAX_BATCH_BYTES: usize = 256 << 10;
 
 /// Time allowed for each half of a close handshake (sending our Close, reading theirs).
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
@@ -282,12 +287,12 @@ impl Client<'_> {
         }
     }
 
-    /// Queues `first` and every frame already waiting (up to [`MAX_BATCH`]) that the filter
-    /// admits; stops at the hub's close marker.
+    /// Queues `first` and every frame already waiting (up to [`MAX_BATCH`] frames or
+    /// [`MAX_BATCH_BYTES`]) that the filter admits; stops at the hub's close marker.
     fn collect(&mut self, first: Arc<PreparedFrame>, frames: &mut Receiver<Broadcast>) {
         self.push(&first);
         let mut taken = 1;
-        while taken < MAX_BATCH {
+        while taken < MAX_BATCH && self.batch_bytes() < MAX_BATCH_BYTES {
             match frames.try_recv() {
                 Ok(Broadcast::Frame(frame)) => {
                     self.push(&frame);
@@ -301,6 +306,10 @@ impl Client<'_> {
                 Err(_) => break,
             }
         }
+    }
+
+    fn batch_bytes(&self) -> usize {
+        self.batch.iter().map(|t| t.len()).sum()
     }
 
     fn push(&mut self, frame: &PreparedFrame) {
