@@ -60,15 +60,18 @@ pub mod names {
 /// parsed `serde_json::Value` tree of it takes about five times the text and costs a deep copy
 /// per consumer, so payloads stay text. Consumers that need fields parse what they need
 /// ([`Payload::parse`]); tests compare with [`Payload::to_value`] or `==` against a `Value`.
+///
+/// The text is allocated once, by the serializer, and the `Arc` points at that allocation
+/// (`Arc<Box<RawValue>>`): moving a multi-megabyte text into an `Arc<RawValue>` would copy it.
 #[derive(Clone)]
-pub struct Payload(Arc<RawValue>);
+pub struct Payload(Arc<Box<RawValue>>);
 
 impl Payload {
     /// Serializes `value` (compact JSON). A value that cannot be serialized (a map with
     /// non-string keys: never produced by our entities) becomes `null`, logged.
     pub fn of<T: Serialize + ?Sized>(value: &T) -> Self {
         match serde_json::value::to_raw_value(value) {
-            Ok(raw) => Self(Arc::from(raw)),
+            Ok(raw) => Self(Arc::new(raw)),
             Err(e) => {
                 tracing::error!(error = %e, "event payload cannot be serialized; sending null");
                 Self::null()
@@ -78,7 +81,7 @@ impl Payload {
 
     /// `null`.
     pub fn null() -> Self {
-        Self(Arc::from(RawValue::NULL.to_owned()))
+        Self(Arc::new(RawValue::NULL.to_owned()))
     }
 
     /// The compact JSON text.
@@ -159,7 +162,7 @@ impl Serialize for Payload {
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(d).map(|raw| Self(Arc::from(raw)))
+        Box::<RawValue>::deserialize(d).map(|raw| Self(Arc::new(raw)))
     }
 }
 

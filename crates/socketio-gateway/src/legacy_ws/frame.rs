@@ -10,8 +10,10 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use axum::extract::ws::Utf8Bytes;
-use maestro_domain::events::{Event, Payload};
-use serde::{Deserialize, Serialize};
+use maestro_domain::events::Event;
+#[cfg(test)]
+use maestro_domain::events::Payload;
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -140,16 +142,9 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// The wire shape of a broadcast frame; field order follows the reference's
-/// `JSON.stringify({type, event, data, timestamp})`.
-#[derive(Serialize)]
-struct WireFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    event: &'a str,
-    data: &'a Payload,
-    timestamp: i64,
-}
+/// The fixed characters of a frame (everything but the name twice, the data and the
+/// timestamp).
+const FRAME_SKELETON: &str = r#"{"type":,"event":,"data":,"timestamp":}"#;
 
 /// One event, serialized once, ready to be written to any number of clients. It holds only its
 /// text (not the event: a frame waiting in the ring for a slow client must not also keep the
@@ -176,12 +171,25 @@ impl PreparedFrame {
     /// # Errors
     /// Only if `serde_json` cannot write the frame (not expected: the payload is JSON text).
     pub(crate) fn build(event: &Event, timestamp: i64) -> Result<Self, serde_json::Error> {
-        let text = serde_json::to_string(&WireFrame {
-            kind: &event.name,
-            event: &event.name,
-            data: &event.data,
-            timestamp,
-        })?;
+        // The reference's `JSON.stringify({type, event, data, timestamp})`, written into a
+        // buffer of the exact size: a frame of a large session is megabytes, and a buffer grown
+        // by doubling would hold up to twice that while it waits in the ring.
+        let name = serde_json::to_string(&event.name)?;
+        let timestamp = timestamp.to_string();
+        let data = event.data.json();
+        let mut text = String::with_capacity(
+            FRAME_SKELETON.len() + 2 * name.len() + data.len() + timestamp.len(),
+        );
+        text.push_str(r#"{"type":"#);
+        text.push_str(&name);
+        text.push_str(r#","event":"#);
+        text.push_str(&name);
+        text.push_str(r#","data":"#);
+        text.push_str(data);
+        text.push_str(r#","timestamp":"#);
+        text.push_str(&timestamp);
+        text.push('}');
+        debug_assert_eq!(text.len(), text.capacity());
         Ok(Self {
             scope: OnceLock::new(),
             text: Utf8Bytes::from(text),
