@@ -132,6 +132,14 @@ pub trait SessionRepository: Send + Sync {
     /// Appends a doc. `NotFound` if missing.
     async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session>;
 
+    /// The newest committed version of the session, shared, when the store holds it in
+    /// memory and can give it without I/O; `None` when it cannot (or the session is gone).
+    /// The services use it to answer and announce concurrent appends with one serialization
+    /// (`services::snapshots`); the default, `None`, keeps one serialization per write.
+    fn peek_shared(&self, _id: &str) -> Option<Arc<Session>> {
+        None
+    }
+
     /// [`update`](Self::update), returning the stored session shared rather than copied. A
     /// store that keeps sessions in `Arc`s overrides the `*_shared` methods: a long-running
     /// agent's session is megabytes, and the services only serialize it (issue 12 item 1).

@@ -5,10 +5,12 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use maestro_domain::DomainResult;
 use maestro_domain::entities::{
-    NeedsInput, PromptMode, SessionEvent, SessionFilter, SessionPatch, SessionStatus, Task,
-    TaskPatch, TaskSessionStatus, TimelineEvent, TimelineEventType,
+    DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionPatch,
+    SessionStatus, Task, TaskPatch, TaskSessionStatus, TimelineEvent, TimelineEventType,
 };
 use maestro_domain::events::names as ev;
 use maestro_domain::ids::Clock;
@@ -1242,4 +1244,208 @@ async fn patch_items_without_id_or_timestamp_get_them() {
     assert_eq!(filled.timestamp, now);
     assert!(s.events[0].id.starts_with("evt_"));
     assert_eq!(s.events[0].timestamp, now);
+}
+
+/// A session store that keeps the newest version of each session shared (as the filesystem
+/// store does, so `peek_shared` answers) and holds every timeline append, after it committed,
+/// until `appends` of them have committed: the appends' answers are then computed while every
+/// one of them is already stored.
+struct HeldAppends {
+    inner: Arc<maestro_domain::memory::MemorySessionRepository>,
+    newest: std::sync::Mutex<std::collections::HashMap<String, Arc<Session>>>,
+    barrier: tokio::sync::Barrier,
+}
+
+impl HeldAppends {
+    fn keep(&self, s: Session) -> Arc<Session> {
+        let s = Arc::new(s);
+        self.newest.lock().unwrap().insert(s.id.clone(), s.clone());
+        s
+    }
+}
+
+#[async_trait::async_trait]
+impl maestro_domain::ports::SessionRepository for HeldAppends {
+    async fn upsert(&self, session: Session) -> DomainResult<Session> {
+        let s = self.inner.upsert(session).await?;
+        self.keep(s.clone());
+        Ok(s)
+    }
+    async fn get(&self, id: &str) -> DomainResult<Option<Session>> {
+        self.inner.get(id).await
+    }
+    async fn list(&self, filter: &SessionFilter) -> DomainResult<Vec<Session>> {
+        self.inner.list(filter).await
+    }
+    async fn update(&self, id: &str, patch: &SessionPatch, now: i64) -> DomainResult<Session> {
+        let s = self.inner.update(id, patch, now).await?;
+        self.keep(s.clone());
+        Ok(s)
+    }
+    async fn add_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<(Session, bool)> {
+        let (s, added) = self.inner.add_task(id, task_id, now).await?;
+        self.keep(s.clone());
+        Ok((s, added))
+    }
+    async fn remove_task(&self, id: &str, task_id: &str, now: i64) -> DomainResult<Session> {
+        let s = self.inner.remove_task(id, task_id, now).await?;
+        self.keep(s.clone());
+        Ok(s)
+    }
+    async fn add_event(&self, id: &str, event: SessionEvent, now: i64) -> DomainResult<Session> {
+        let s = self.inner.add_event(id, event, now).await?;
+        self.keep(s.clone());
+        Ok(s)
+    }
+    async fn add_timeline_event(
+        &self,
+        id: &str,
+        event: TimelineEvent,
+        now: i64,
+    ) -> DomainResult<Session> {
+        self.add_timeline_event_shared(id, event, now)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+    async fn add_timeline_event_shared(
+        &self,
+        id: &str,
+        event: TimelineEvent,
+        now: i64,
+    ) -> DomainResult<Arc<Session>> {
+        let s = self.inner.add_timeline_event(id, event, now).await?;
+        let s = self.keep(s);
+        self.barrier.wait().await;
+        Ok(s)
+    }
+    async fn add_doc(&self, id: &str, doc: DocEntry, now: i64) -> DomainResult<Session> {
+        let s = self.inner.add_doc(id, doc, now).await?;
+        self.keep(s.clone());
+        Ok(s)
+    }
+    fn peek_shared(&self, id: &str) -> Option<Arc<Session>> {
+        self.newest.lock().unwrap().get(id).cloned()
+    }
+    async fn delete(&self, id: &str) -> DomainResult<()> {
+        self.newest.lock().unwrap().remove(id);
+        self.inner.delete(id).await
+    }
+    async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool> {
+        self.inner.exists_by_project(project_id).await
+    }
+}
+
+/// Issue 12 item 1: concurrent appends to one session are answered and announced with one
+/// serialization of the newest version; each answer holds the request's own entry, and the
+/// announcement covers every entry.
+#[tokio::test]
+async fn concurrent_appends_share_one_serialization() {
+    const APPENDS: usize = 4;
+    let h = harness();
+    let p = h.project("P").await;
+    let s = h.session(&p, &[]).await;
+    let held = Arc::new(HeldAppends {
+        inner: h.sessions.clone(),
+        newest: Default::default(),
+        barrier: tokio::sync::Barrier::new(APPENDS),
+    });
+    held.keep(h.stored_session(&s.id).await);
+    let ports = maestro_domain::Ports {
+        projects: h.projects.clone(),
+        tasks: h.tasks.clone(),
+        sessions: held.clone(),
+        mail: h.mail.clone(),
+        team_members: h.team_members.clone(),
+        orderings: h.orderings.clone(),
+        modals: h.modals.clone(),
+        manifests: h.manifests.clone(),
+        bus: h.bus.clone(),
+        ids: Arc::new(maestro_domain::ids::SequentialIdGenerator::new(T0 + 1)),
+        clock: h.clock.clone(),
+    };
+    let app = maestro_domain::App::new(ports, test_config());
+    let mut sub = h.subscribe();
+
+    let mut calls = Vec::new();
+    for n in 0..APPENDS {
+        let (app, id) = (app.clone(), s.id.clone());
+        calls.push(tokio::spawn(async move {
+            app.sessions
+                .add_timeline_event_saved(
+                    &id,
+                    TimelineEventType::Milestone,
+                    Some(format!("entry {n}")),
+                    None,
+                    None,
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut answers = Vec::new();
+    for c in calls {
+        answers.push(c.await.unwrap());
+    }
+
+    let updated: Vec<_> = drain(&mut sub)
+        .into_iter()
+        .filter(|e| e.name == ev::SESSION_UPDATED)
+        .collect();
+    assert_eq!(updated.len(), 1, "one announcement for {APPENDS} appends");
+    let announced = updated[0].data.to_value();
+    let messages: Vec<&str> = announced["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    for n in 0..APPENDS {
+        assert!(
+            messages.contains(&format!("entry {n}").as_str()),
+            "{messages:?}"
+        );
+    }
+    for a in &answers {
+        assert_eq!(
+            a.json.json(),
+            updated[0].data.json(),
+            "the answer is the announced text"
+        );
+    }
+    // Nothing is kept once the requests have answered.
+    assert_eq!(app.sessions.pending_snapshots(), 0);
+}
+
+/// Appends one after the other are each announced with their own version.
+#[tokio::test]
+async fn sequential_appends_each_announce_their_version() {
+    let h = harness();
+    let p = h.project("P").await;
+    let s = h.session(&p, &[]).await;
+    let mut sub = h.subscribe();
+    for n in 0..3 {
+        let saved = h
+            .app
+            .sessions
+            .add_timeline_event_saved(
+                &s.id,
+                TimelineEventType::Milestone,
+                Some(format!("entry {n}")),
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            saved.value.timeline.last().unwrap().message.as_deref(),
+            Some(format!("entry {n}").as_str())
+        );
+    }
+    let updated: Vec<_> = drain(&mut sub)
+        .into_iter()
+        .filter(|e| e.name == ev::SESSION_UPDATED)
+        .map(|e| e.data.to_value()["timeline"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(updated.len(), 3);
+    assert!(updated.windows(2).all(|w| w[1] == w[0] + 1), "{updated:?}");
 }

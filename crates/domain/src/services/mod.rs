@@ -16,6 +16,7 @@ mod ordering;
 mod project;
 mod session;
 mod session_interaction;
+mod snapshots;
 mod spawn;
 mod task;
 mod team_member;
@@ -79,6 +80,8 @@ pub(crate) struct Ctx {
     pub config: AppConfig,
     /// `true` once the server drains ([`App::shutdown`]); long-polls select on it.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Coalesced announcements of concurrent appends to one session.
+    pub snapshots: snapshots::Snapshots,
 }
 
 impl Ctx {
@@ -158,6 +161,7 @@ impl App {
             ports,
             config,
             shutdown: tokio::sync::watch::Sender::new(false),
+            snapshots: snapshots::Snapshots::default(),
         });
         Self {
             projects: ProjectService { ctx: ctx.clone() },

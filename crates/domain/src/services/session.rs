@@ -61,6 +61,13 @@ fn updated_event(s: &Saved<Session>) -> NewEvent {
 }
 
 impl SessionService {
+    /// Sessions whose appends are between their commit and their answer right now (each
+    /// holds the newest serialized version until its last such append answers; see
+    /// `services::snapshots`). Zero when the server is idle.
+    pub fn pending_snapshots(&self) -> usize {
+        self.ctx.snapshots.pending()
+    }
+
     fn team(&self) -> TeamMemberService {
         TeamMemberService {
             ctx: self.ctx.clone(),
@@ -572,15 +579,14 @@ impl SessionService {
             kind,
             data,
         };
+        let ticket = self.ctx.snapshots.enter(id);
         let session = self
             .ctx
             .ports
             .sessions
             .add_event_shared(id, event, now)
             .await?;
-        let saved = Saved::new(session);
-        self.ctx.emit(updated_event(&saved)).await;
-        Ok(saved)
+        Ok(ticket.announce(&self.ctx, session).await)
     }
 
     /// Appends a timeline entry (ref §3.3.5). `needs_input` also sets the flag. Emits
@@ -617,6 +623,7 @@ impl SessionService {
         check_opt_id("taskId", task_id.as_deref())?;
         let entry = self.timeline(kind, message.clone(), task_id.clone(), metadata);
         let now = entry.timestamp;
+        let ticket = self.ctx.snapshots.enter(id);
         let session = if kind == TimelineEventType::NeedsInput {
             let patch = SessionPatch {
                 timeline: vec![entry],
@@ -639,8 +646,10 @@ impl SessionService {
                 .add_timeline_event_shared(id, entry, now)
                 .await?
         };
-        let saved = Saved::new(session);
-        self.ctx.emit(updated_event(&saved)).await;
+        let saved = ticket.announce(&self.ctx, session).await;
+        drop(ticket);
+        // The answer may be a newer version (concurrent appends); the notification is about
+        // this request's own entry.
         let session = &saved.value;
         match kind {
             TimelineEventType::Progress => {
@@ -710,6 +719,7 @@ impl SessionService {
             task_id,
             Some(json!({ "docId": doc.id, "filePath": file_path, "title": title })),
         );
+        let ticket = self.ctx.snapshots.enter(id);
         self.ctx.ports.sessions.add_doc_shared(id, doc, now).await?;
         let session = self
             .ctx
@@ -717,9 +727,7 @@ impl SessionService {
             .sessions
             .add_timeline_event_shared(id, entry, now)
             .await?;
-        let saved = Saved::new(session);
-        self.ctx.emit(updated_event(&saved)).await;
-        Ok(saved)
+        Ok(ticket.announce(&self.ctx, session).await)
     }
 
     /// The session's docs. `NotFound`.

@@ -143,6 +143,10 @@ impl SessionRepository for FsSessionRepository {
         self.add_doc_shared(id, doc, now).await.map(unwrap_arc)
     }
 
+    fn peek_shared(&self, id: &str) -> Option<Arc<Session>> {
+        self.table.get(&id.to_owned())
+    }
+
     async fn update_shared(
         &self,
         id: &str,
