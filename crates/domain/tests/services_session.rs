@@ -1449,3 +1449,40 @@ async fn sequential_appends_each_announce_their_version() {
     assert_eq!(updated.len(), 3);
     assert!(updated.windows(2).all(|w| w[1] == w[0] + 1), "{updated:?}");
 }
+
+/// However concurrent appends finish, no session keeps a serialized version once they have
+/// all answered (a kept version would be megabytes per session).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_serialized_version_is_kept_after_concurrent_appends() {
+    let h = harness();
+    let p = h.project("P").await;
+    let s = h.session(&p, &[]).await;
+    let mut calls = Vec::new();
+    for n in 0..400 {
+        let (app, id) = (h.app.clone(), s.id.clone());
+        calls.push(tokio::spawn(async move {
+            app.sessions
+                .add_timeline_event_saved(
+                    &id,
+                    TimelineEventType::Progress,
+                    Some(format!("entry {n}")),
+                    None,
+                    None,
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    for c in calls {
+        let saved = c.await.unwrap();
+        assert!(!saved.json.is_empty());
+    }
+    assert_eq!(h.app.sessions.pending_snapshots(), 0);
+    let stored = h.stored_session(&s.id).await;
+    let entries = stored
+        .timeline
+        .iter()
+        .filter(|e| e.message.as_deref().is_some_and(|m| m.starts_with("entry ")))
+        .count();
+    assert_eq!(entries, 400);
+}

@@ -9,33 +9,47 @@
 //! committed before it. Each append registers before it writes ([`Snapshots::enter`]); after
 //! its own write commits, it takes the **newest**
 //! version (when the store can give it without I/O, [`SessionRepository::peek_shared`]):
-//! if that version was already serialized by a concurrent request, it shares that text and
-//! announces nothing (the event that announced the newer version covers its entry); otherwise
-//! it serializes it once and emits `session:updated`. Versions are serialized and announced one
+//! if a version read from the store after this write committed was already serialized by a
+//! concurrent request, it shares that text and announces nothing (the event that announced the
+//! newer version covers its entry); otherwise it serializes the newest version once and emits
+//! `session:updated`. Writes that commit while one version is being serialized are all covered
+//! by the next one. Versions are serialized and announced one
 //! at a time per session, so `session:updated` events of a session follow the store's order.
 //!
 //! A store without an in-memory copy (PostgreSQL) returns `None` from `peek_shared`: each
 //! request then serializes and announces the version its write returned, as before.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Ctx, Saved};
 use crate::entities::Session;
 use crate::events::{NewEvent, names};
 
-/// The last version serialized for one session, shared by the requests writing to it now.
-type Slot = Arc<tokio::sync::Mutex<Option<Saved<Session>>>>;
+/// One session's writes in progress.
+#[derive(Default)]
+struct SlotState {
+    /// Writes on this session that have committed, counted since the slot was created; a
+    /// write's number is the count before its own increment.
+    committed: AtomicU64,
+    /// The last version serialized, with the count of writes it covers: every write numbered
+    /// below `covers` had committed when that version was read from the store.
+    last: tokio::sync::Mutex<Option<(u64, Saved<Session>)>>,
+}
+
+type Slot = Arc<SlotState>;
 
 /// Per-session slots, present only while some write on that session is in progress (from
 /// before its commit to its answer; an idle session keeps nothing here).
 #[derive(Default)]
 pub(crate) struct Snapshots {
-    slots: Mutex<HashMap<String, Slot>>,
+    /// Each slot with the number of tickets holding it (changed under this lock only).
+    slots: Mutex<HashMap<String, (Slot, usize)>>,
 }
 
 impl Snapshots {
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Slot, usize)>> {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -47,7 +61,12 @@ impl Snapshots {
     /// Registers a write about to happen on session `id`: until the returned ticket is
     /// dropped, the newest serialized version of the session is kept for concurrent writers.
     pub(crate) fn enter(&self, id: &str) -> Ticket<'_> {
-        let slot = self.slots().entry(id.to_owned()).or_default().clone();
+        let slot = {
+            let mut slots = self.slots();
+            let (slot, tickets) = slots.entry(id.to_owned()).or_default();
+            *tickets += 1;
+            slot.clone()
+        };
         Ticket {
             owner: self,
             id: id.to_owned(),
@@ -68,13 +87,28 @@ impl Ticket<'_> {
     /// the caller's own append committed) unless a concurrent writer already did, and emits
     /// `session:updated` for each version serialized.
     pub(crate) async fn announce(&self, ctx: &Ctx, mine: Arc<Session>) -> Saved<Session> {
-        let mut last = self.slot.lock().await;
-        // Read under the slot's lock: a version read here is announced before any newer one,
-        // whichever request committed it.
-        let newest = ctx.ports.sessions.peek_shared(&self.id).unwrap_or(mine);
-        if let Some(done) = &*last
+        let number = self.slot.committed.fetch_add(1, Ordering::SeqCst);
+        let mut last = self.slot.last.lock().await;
+        if let Some((covers, done)) = &*last
+            && number < *covers
+        {
+            // Serialized (by this request or a concurrent one) after this write committed.
+            return done.clone();
+        }
+        // Count first, then read the store: every write counted had committed before the read,
+        // so the version read contains it. Versions are read and announced one at a time, so
+        // announcements follow the store's order.
+        let covers = self.slot.committed.load(Ordering::SeqCst);
+        let (newest, covers) = match ctx.ports.sessions.peek_shared(&self.id) {
+            Some(newest) => (newest, covers),
+            // No shared copy (or the session is gone): this version covers only this write.
+            None => (mine, 0),
+        };
+        if let Some((done_covers, done)) = &mut *last
             && Arc::ptr_eq(&done.value, &newest)
         {
+            // Nothing committed since the last serialization.
+            *done_covers = covers;
             return done.clone();
         }
         let saved = Saved::new(newest);
@@ -87,7 +121,7 @@ impl Ticket<'_> {
             .for_session(&saved.value.id),
         )
         .await;
-        *last = Some(saved.clone());
+        *last = Some((covers, saved.clone()));
         saved
     }
 }
@@ -95,10 +129,12 @@ impl Ticket<'_> {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         let mut slots = self.owner.slots();
-        // The map's reference and ours: no other write on this session is in progress (a new
-        // one takes its reference under this same lock), so the text is not kept.
-        if Arc::strong_count(&self.slot) == 2 {
-            slots.remove(&self.id);
+        // The last write in progress on this session: the text is not kept.
+        if let Some((_, tickets)) = slots.get_mut(&self.id) {
+            *tickets -= 1;
+            if *tickets == 0 {
+                slots.remove(&self.id);
+            }
         }
     }
 }
