@@ -586,7 +586,7 @@ impl SessionService {
             .sessions
             .add_event_shared(id, event, now)
             .await?;
-        Ok(ticket.announce(&self.ctx, session).await)
+        ticket.announce(&self.ctx, session).await
     }
 
     /// Appends a timeline entry (ref §3.3.5). `needs_input` also sets the flag. Emits
@@ -646,7 +646,7 @@ impl SessionService {
                 .add_timeline_event_shared(id, entry, now)
                 .await?
         };
-        let saved = ticket.announce(&self.ctx, session).await;
+        let saved = ticket.announce(&self.ctx, session).await?;
         drop(ticket);
         // The answer may be a newer version (concurrent appends); the notification is about
         // this request's own entry.
@@ -727,7 +727,7 @@ impl SessionService {
             .sessions
             .add_timeline_event_shared(id, entry, now)
             .await?;
-        Ok(ticket.announce(&self.ctx, session).await)
+        ticket.announce(&self.ctx, session).await
     }
 
     /// The session's docs. `NotFound`.

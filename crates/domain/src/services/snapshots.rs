@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Ctx, Saved};
 use crate::entities::Session;
+use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, names};
 
 /// One session's writes in progress.
@@ -86,14 +87,29 @@ impl Ticket<'_> {
     /// Serializes the newest version of the session (at least as new as `mine`, the version
     /// the caller's own append committed) unless a concurrent writer already did, and emits
     /// `session:updated` for each version serialized.
-    pub(crate) async fn announce(&self, ctx: &Ctx, mine: Arc<Session>) -> Saved<Session> {
+    ///
+    /// # Errors
+    /// `NotFound` if the session was deleted meanwhile and this write's version is gone.
+    pub(crate) async fn announce(
+        &self,
+        ctx: &Ctx,
+        mine: Arc<Session>,
+    ) -> DomainResult<Saved<Session>> {
         let number = self.slot.committed.fetch_add(1, Ordering::SeqCst);
+        // A version is the whole session (megabytes): while it waits for the slot, a request
+        // keeps its own version only when the store cannot give the newest, or sixteen waiting
+        // requests would keep sixteen versions alive.
+        let weak = Arc::downgrade(&mine);
+        let mine = match ctx.ports.sessions.peek_shared(&self.id) {
+            Some(_) => None,
+            None => Some(mine),
+        };
         let mut last = self.slot.last.lock().await;
         if let Some((covers, done)) = &*last
             && number < *covers
         {
             // Serialized (by this request or a concurrent one) after this write committed.
-            return done.clone();
+            return Ok(done.clone());
         }
         // Count first, then read the store: every write counted had committed before the read,
         // so the version read contains it. Versions are read and announced one at a time, so
@@ -102,14 +118,17 @@ impl Ticket<'_> {
         let (newest, covers) = match ctx.ports.sessions.peek_shared(&self.id) {
             Some(newest) => (newest, covers),
             // No shared copy (or the session is gone): this version covers only this write.
-            None => (mine, 0),
+            None => match mine.or_else(|| weak.upgrade()) {
+                Some(mine) => (mine, 0),
+                None => return Err(DomainError::not_found("Session", &self.id)),
+            },
         };
         if let Some((done_covers, done)) = &mut *last
             && Arc::ptr_eq(&done.value, &newest)
         {
             // Nothing committed since the last serialization.
             *done_covers = covers;
-            return done.clone();
+            return Ok(done.clone());
         }
         let saved = Saved::new(newest);
         ctx.emit(
@@ -122,7 +141,7 @@ impl Ticket<'_> {
         )
         .await;
         *last = Some((covers, saved.clone()));
-        saved
+        Ok(saved)
     }
 }
 
