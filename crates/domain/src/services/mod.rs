@@ -23,7 +23,7 @@ mod team_member;
 
 pub use mail::{MailService, SendMail, SessionMailInput};
 pub use ordering::OrderingService;
-pub use project::{CreateProject, ProjectService};
+pub use project::{CreateProject, ProjectService, WorkspaceContext};
 pub use session::{CreateSession, SessionService};
 pub use session_interaction::{ModalInput, PromptInput};
 pub use spawn::{SpawnRequest, SpawnResponse, SpawnService};

@@ -68,6 +68,7 @@ async fn update(
         name: b.name,
         working_dir: b.working_dir,
         description: b.description,
+        is_master: None,
     };
     Ok(Json(s.app.projects.update(&id, patch).await?))
 }
