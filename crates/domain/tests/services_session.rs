@@ -1486,3 +1486,83 @@ async fn no_serialized_version_is_kept_after_concurrent_appends() {
         .count();
     assert_eq!(entries, 400);
 }
+
+// ------------------------------------------------------------------------------ mode / role
+
+#[tokio::test]
+async fn role_switch_keeps_the_relation_and_is_self_only() {
+    use maestro_domain::services::{SessionRelation, SessionRole};
+    let h = harness();
+    let p = h.project("p").await;
+    let child = h
+        .session_with(CreateSession {
+            id: Some("sess_child".into()),
+            project_id: Some(p.id.clone()),
+            metadata: Some(json!({ "mode": "coordinated-worker", "skills": ["s"] })),
+            ..CreateSession::default()
+        })
+        .await;
+    let plain = h.session(&p, &[]).await;
+    let mut sub = h.subscribe();
+
+    let view = h.app.sessions.mode(&plain.id).await.unwrap();
+    assert_eq!(view.mode, "worker", "no metadata.mode reads as worker");
+    assert_eq!(
+        (view.relation, view.role),
+        (SessionRelation::Standalone, SessionRole::Worker)
+    );
+
+    // Another session, or none, may not flip it.
+    for caller in [Some(plain.id.as_str()), None] {
+        let err = h
+            .app
+            .sessions
+            .set_role(&child.id, caller, SessionRole::Coordinator)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "FORBIDDEN");
+        assert_eq!(err.to_string(), "You can only flip your own role");
+    }
+    expect_no_events(&mut sub);
+
+    let change = h
+        .app
+        .sessions
+        .set_role(&child.id, Some(&child.id), SessionRole::Coordinator)
+        .await
+        .unwrap();
+    assert_eq!(change.mode, "coordinated-coordinator");
+    assert_eq!(change.previous_mode, "coordinated-worker");
+    assert!(change.changed);
+    let events = expect_events(&mut sub, &[ev::SESSION_MODE_CHANGED]);
+    envelope(&events[0], ev::SESSION_MODE_CHANGED, &p.id, Some(&child.id));
+    assert_eq!(
+        events[0].data,
+        json!({ "sessionId": child.id, "mode": "coordinated-coordinator",
+                "previousMode": "coordinated-worker", "changed": true, "timestamp": T0 })
+    );
+    assert_eq!(
+        h.stored_session(&child.id).await.metadata,
+        Some(json!({ "mode": "coordinated-coordinator", "skills": ["s"] })),
+        "stored in metadata.mode, other keys kept"
+    );
+
+    // Unchanged: answered, nothing stored or emitted.
+    let same = h
+        .app
+        .sessions
+        .set_role(&child.id, Some(&child.id), SessionRole::Coordinator)
+        .await
+        .unwrap();
+    assert!(!same.changed);
+    assert_eq!(same.previous_mode, same.mode);
+    expect_no_events(&mut sub);
+
+    let err = h
+        .app
+        .sessions
+        .set_role("sess_none", Some("sess_none"), SessionRole::Worker)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
+}

@@ -202,6 +202,7 @@ async fn update(
             .collect(),
         needs_input: b.needs_input,
         team_members: None,
+        metadata: None,
     };
     Ok(PayloadJson(
         s.app.sessions.update_saved(&id, patch).await?.json,
