@@ -1006,8 +1006,18 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     let h = harness();
     let p = h.project("p").await;
     let s = h.session(&p, &[]).await;
+    let boss = h
+        .session_with(CreateSession {
+            id: Some("sess_boss".into()),
+            project_id: Some(p.id.clone()),
+            name: Some(" Boss ".into()),
+            ..CreateSession::default()
+        })
+        .await;
     let mut sub = h.subscribe();
     let long = "x".repeat(100) + "TAIL";
+    // The sender signs the content (newer reference): "[From: <name> (<id>)] ".
+    let signed = format!("[From: Boss (sess_boss)] {long}");
     let session = h
         .app
         .sessions
@@ -1027,7 +1037,7 @@ async fn prompt_emits_push_then_timeline_with_preview() {
         last.message.as_deref().unwrap(),
         format!(
             "Received prompt from session sess_boss: \"{}...\"",
-            "x".repeat(100)
+            signed.chars().take(100).collect::<String>()
         )
     );
     assert_eq!(
@@ -1038,11 +1048,53 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     envelope(&events[0], ev::SESSION_PROMPT_SEND, &p.id, Some(&s.id));
     assert_eq!(
         events[0].data,
-        json!({ "sessionId": s.id, "content": long, "mode": "paste",
-                "senderSessionId": "sess_boss", "timestamp": T0 })
+        json!({ "sessionId": s.id, "content": signed, "mode": "paste",
+                "senderSessionId": "sess_boss", "senderProjectId": boss.project_id,
+                "targetProjectId": p.id, "timestamp": T0 })
     );
 
-    // Exactly 100 characters: no ellipsis; no sender: "unknown" and null.
+    // Already signed: not signed twice.
+    h.app
+        .sessions
+        .prompt(
+            &s.id,
+            PromptInput {
+                content: signed.clone(),
+                mode: PromptMode::Send,
+                sender_session_id: Some("sess_boss".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let events = expect_events(&mut sub, &[ev::SESSION_PROMPT_SEND, ev::SESSION_UPDATED]);
+    assert_eq!(events[0].data.to_value()["content"], json!(signed));
+
+    // To itself: refused, nothing emitted. From an unknown session: not found.
+    for (sender, target) in [("sess_boss", "sess_boss"), ("sess_gone", s.id.as_str())] {
+        let err = h
+            .app
+            .sessions
+            .prompt(
+                target,
+                PromptInput {
+                    content: "hi".into(),
+                    mode: PromptMode::Send,
+                    sender_session_id: Some(sender.into()),
+                },
+            )
+            .await
+            .unwrap_err();
+        if sender == target {
+            assert_eq!(err.code(), "VALIDATION_ERROR");
+            assert_eq!(err.to_string(), "A session cannot prompt itself.");
+        } else {
+            assert!(err.is_not_found(), "{err}");
+        }
+    }
+    expect_no_events(&mut sub);
+
+    // Exactly 100 characters: no ellipsis; no sender (older clients): "unknown" and null,
+    // the content as sent.
     let exact = "é".repeat(100);
     let session = h
         .app
@@ -1063,6 +1115,8 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     );
     let events = expect_events(&mut sub, &[ev::SESSION_PROMPT_SEND, ev::SESSION_UPDATED]);
     assert_eq!(events[0].data.to_value()["senderSessionId"], json!(null));
+    assert_eq!(events[0].data.to_value()["senderProjectId"], json!(null));
+    assert_eq!(events[0].data.to_value()["content"], json!(exact));
     assert_eq!(events[0].data.to_value()["mode"], "send");
 
     let err = h
