@@ -11,6 +11,7 @@ use crate::error::ApiError;
 mod infra;
 mod log_digests;
 mod mail;
+mod master;
 mod ordering;
 mod projects;
 mod sessions;
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(ordering::routes())
         .merge(mail::routes())
         .merge(skills::routes())
+        .merge(master::routes())
 }
 
 /// Unknown route or method → 404 in the error shape (spec §2).
