@@ -398,3 +398,184 @@ async fn prompts_are_signed_and_a_session_cannot_prompt_itself() {
         .await;
     assert_error(&r, 404, "NOT_FOUND");
 }
+
+// ------------------------------------------------------------- features not served here
+
+/// Every request of NEWER-CLI-REQUESTS §3.5 the newer CLI makes for a feature this server does
+/// not serve, with the word of the feature its `message` must name.
+const UNSUPPORTED: &[(&str, &str, Option<&str>, &str)] = &[
+    ("GET", "/api/teams?projectId=proj_1", None, "teams"),
+    ("GET", "/api/teams/team_1?projectId=proj_1", None, "teams"),
+    (
+        "POST",
+        "/api/teams",
+        Some(
+            r#"{"projectId":"proj_1","name":"Core team","leaderId":"tm_1","memberIds":["tm_2"],"description":"d","avatar":"A"}"#,
+        ),
+        "teams",
+    ),
+    (
+        "PATCH",
+        "/api/teams/team_1",
+        Some(r#"{"projectId":"proj_1","name":"Renamed"}"#),
+        "teams",
+    ),
+    (
+        "POST",
+        "/api/teams/team_1/archive",
+        Some(r#"{"projectId":"proj_1"}"#),
+        "teams",
+    ),
+    (
+        "POST",
+        "/api/teams/team_1/unarchive",
+        Some(r#"{"projectId":"proj_1"}"#),
+        "teams",
+    ),
+    ("DELETE", "/api/teams/team_1?projectId=proj_1", None, "teams"),
+    (
+        "POST",
+        "/api/teams/team_1/members",
+        Some(r#"{"projectId":"proj_1","memberIds":["tm_3"]}"#),
+        "teams",
+    ),
+    (
+        "DELETE",
+        "/api/teams/team_1/members?projectId=proj_1&memberIds=tm_3%2Ctm_4",
+        None,
+        "teams",
+    ),
+    (
+        "POST",
+        "/api/teams/team_1/sub-teams",
+        Some(r#"{"projectId":"proj_1","subTeamId":"team_2"}"#),
+        "teams",
+    ),
+    (
+        "DELETE",
+        "/api/teams/team_1/sub-teams?projectId=proj_1&subTeamId=team_2",
+        None,
+        "teams",
+    ),
+    ("GET", "/api/teams/team_1/tree?projectId=proj_1", None, "teams"),
+    (
+        "GET",
+        "/api/spells/entities/maestro?projectId=proj_1",
+        None,
+        "spells",
+    ),
+    (
+        "GET",
+        "/api/spells/entities/custom-prompt?projectId=proj_1",
+        None,
+        "spells",
+    ),
+    (
+        "GET",
+        "/api/spells/definitions?entityType=&projectId=proj_1",
+        None,
+        "spells",
+    ),
+    (
+        "POST",
+        "/api/spells/invoke",
+        Some(
+            r#"{"entityId":"sp_1","spellName":null,"targetSessionId":"sess_2","invokerSessionId":"sess_1","args":{"x":1}}"#,
+        ),
+        "spells",
+    ),
+    (
+        "POST",
+        "/api/spells/custom-prompts",
+        Some(r#"{"name":"Greeting","prompt":"Say hello","description":"d"}"#),
+        "spells",
+    ),
+    ("DELETE", "/api/spells/custom-prompts/sp_1", None, "spells"),
+    ("GET", "/api/sessions/sess_1/git", None, "git"),
+    ("GET", "/api/sessions/sess_1/git/diff", None, "git"),
+    (
+        "GET",
+        "/api/sessions/sess_1/git/diff?file=README.md",
+        None,
+        "git",
+    ),
+    ("GET", "/api/sessions/sess_1/git/pr", None, "git"),
+    (
+        "POST",
+        "/api/sessions/sess_1/git/pr",
+        Some(r#"{"title":"t","body":"b","baseBranch":"main"}"#),
+        "git",
+    ),
+    (
+        "POST",
+        "/api/sessions/sess_1/git/merge",
+        Some(r#"{"targetBranch":"main"}"#),
+        "git",
+    ),
+    (
+        "POST",
+        "/api/announce",
+        Some(r#"{"text":"Build finished"}"#),
+        "announcements",
+    ),
+    // Model profiles are served read-only.
+    (
+        "POST",
+        "/api/model-profiles",
+        Some(r#"{"name":"Mine","launchConfig":{"provider":"claude","model":"opus"}}"#),
+        "model profiles",
+    ),
+    (
+        "PUT",
+        "/api/model-profiles/mp_fast",
+        Some(r#"{"name":"Faster"}"#),
+        "model profiles",
+    ),
+    ("DELETE", "/api/model-profiles/mp_fast", None, "model profiles"),
+];
+
+#[tokio::test]
+async fn unsupported_features_answer_404_not_supported_naming_the_feature() {
+    let mut h = Harness::new();
+    for &(method, path, body, feature) in UNSUPPORTED {
+        let method: Method = method.parse().unwrap();
+        let body = body.map(|b| serde_json::from_str::<Value>(b).unwrap());
+        let r = h
+            .send(method.clone(), path, body, &[("X-Session-Id", "sess_1")])
+            .await;
+        let what = format!("{method} {path}");
+        assert_error(&r, 404, "NOT_SUPPORTED");
+        let message = r.body["message"].as_str().unwrap();
+        assert!(
+            message.contains(feature) && message.contains("not support"),
+            "{what}: {message}"
+        );
+        assert!(!message.starts_with("Cannot"), "{what}: {message}");
+        assert!(r.body["details"]["feature"].is_string(), "{what}");
+    }
+    assert!(h.drain().is_empty());
+}
+
+#[tokio::test]
+async fn model_profiles_list_and_get_the_four_tiers() {
+    let h = Harness::new();
+    // `maestro model-profile list`
+    let r = h.get("/api/model-profiles").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        ids(&r.body),
+        ["mp_ultra", "mp_heavy", "mp_balanced", "mp_fast"]
+    );
+    for p in r.body.as_array().unwrap() {
+        assert_eq!(p["launchConfig"]["provider"], "claude");
+        assert_eq!(p["isDefault"], true);
+        assert!(p["createdAt"].as_str().unwrap().ends_with('Z'));
+    }
+    // `maestro model-profile get <id>`
+    let r = h.get("/api/model-profiles/mp_balanced").await;
+    assert_eq!(r.body["name"], "Balanced");
+    assert_eq!(r.body["launchConfig"]["model"], "claude-sonnet-4-6");
+    let r = h.get("/api/model-profiles/mp_nope").await;
+    assert_error(&r, 404, "NOT_FOUND");
+    assert_eq!(r.body["message"], "Model profile mp_nope not found");
+}

@@ -12,6 +12,7 @@ mod infra;
 mod log_digests;
 mod mail;
 mod master;
+mod model_profiles;
 mod ordering;
 mod projects;
 mod sessions;
@@ -19,6 +20,7 @@ mod skills;
 mod spawn;
 mod tasks;
 mod team_members;
+mod unsupported;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -33,6 +35,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(mail::routes())
         .merge(skills::routes())
         .merge(master::routes())
+        .merge(model_profiles::routes())
+        .merge(unsupported::routes())
 }
 
 /// Unknown route or method → 404 in the error shape (spec §2).
