@@ -210,9 +210,7 @@ async fn master_set_unset_and_the_four_views() {
         h.get(&format!("/api/projects/{p}")).await.body["isMaster"],
         json!(true)
     );
-    let r = h
-        .get(&format!("/api/projects/{p2}"))
-        .await;
+    let r = h.get(&format!("/api/projects/{p2}")).await;
     assert!(r.body.get("isMaster").is_none(), "absent until set");
 
     // `maestro master projects`
@@ -256,10 +254,7 @@ async fn master_set_unset_and_the_four_views() {
     // `maestro master context`
     let r = h.get("/api/master/context").await;
     assert_eq!(ids(&r.body["projects"]), [p.as_str(), p2.as_str()]);
-    assert_eq!(
-        r.body["taskCounts"],
-        json!({ p.clone(): 1, p2.clone(): 0 })
-    );
+    assert_eq!(r.body["taskCounts"], json!({ p.clone(): 1, p2.clone(): 0 }));
     assert_eq!(
         r.body["sessionCounts"],
         json!({ p.clone(): 2, p2.clone(): 0 })
@@ -297,7 +292,10 @@ async fn master_set_unset_and_the_four_views() {
     assert_eq!(h.names(), ["project:updated"]);
 
     let r = h
-        .put("/api/projects/proj_none/master", json!({ "isMaster": true }))
+        .put(
+            "/api/projects/proj_none/master",
+            json!({ "isMaster": true }),
+        )
         .await;
     assert_error(&r, 404, "NOT_FOUND");
     assert_eq!(r.body["message"], "Project with id 'proj_none' not found");
@@ -345,7 +343,12 @@ async fn prompts_are_signed_and_a_session_cannot_prompt_itself() {
                 "timestamp": h.clock.now_ms() })
     );
     let target = h.get(&format!("/api/sessions/{S2}")).await.body;
-    let last = target["timeline"].as_array().unwrap().last().unwrap().clone();
+    let last = target["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["type"], "prompt_received");
     assert_eq!(
         last["message"],
@@ -432,7 +435,12 @@ const UNSUPPORTED: &[(&str, &str, Option<&str>, &str)] = &[
         Some(r#"{"projectId":"proj_1"}"#),
         "teams",
     ),
-    ("DELETE", "/api/teams/team_1?projectId=proj_1", None, "teams"),
+    (
+        "DELETE",
+        "/api/teams/team_1?projectId=proj_1",
+        None,
+        "teams",
+    ),
     (
         "POST",
         "/api/teams/team_1/members",
@@ -457,7 +465,12 @@ const UNSUPPORTED: &[(&str, &str, Option<&str>, &str)] = &[
         None,
         "teams",
     ),
-    ("GET", "/api/teams/team_1/tree?projectId=proj_1", None, "teams"),
+    (
+        "GET",
+        "/api/teams/team_1/tree?projectId=proj_1",
+        None,
+        "teams",
+    ),
     (
         "GET",
         "/api/spells/entities/maestro?projectId=proj_1",
@@ -531,7 +544,12 @@ const UNSUPPORTED: &[(&str, &str, Option<&str>, &str)] = &[
         Some(r#"{"name":"Faster"}"#),
         "model profiles",
     ),
-    ("DELETE", "/api/model-profiles/mp_fast", None, "model profiles"),
+    (
+        "DELETE",
+        "/api/model-profiles/mp_fast",
+        None,
+        "model profiles",
+    ),
 ];
 
 #[tokio::test]

@@ -177,7 +177,10 @@ impl SessionService {
 fn sender_name(sender: &Session) -> String {
     let meta = sender.metadata.as_ref();
     [
-        sender.team_member_snapshot.as_ref().map(|s| s.name.as_str()),
+        sender
+            .team_member_snapshot
+            .as_ref()
+            .map(|s| s.name.as_str()),
         sender
             .team_member_snapshots
             .as_ref()
@@ -201,7 +204,8 @@ fn with_sender_prefix(content: String, name: &str, sender_id: &str) -> String {
     let prefix = format!("[From: {name} ({sender_id})]");
     if content
         .trim_start_matches(is_js_whitespace)
-        .starts_with(&prefix) {
+        .starts_with(&prefix)
+    {
         content
     } else {
         format!("{prefix} {content}")

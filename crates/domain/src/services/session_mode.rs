@@ -167,7 +167,12 @@ impl SessionService {
             ..SessionPatch::default()
         };
         let now = self.ctx.now();
-        let updated = self.ctx.ports.sessions.update_shared(id, &patch, now).await?;
+        let updated = self
+            .ctx
+            .ports
+            .sessions
+            .update_shared(id, &patch, now)
+            .await?;
         let data = json!({
             "sessionId": id,
             "mode": mode,

@@ -66,14 +66,20 @@ pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
         is_master: Some(on),
         ..ProjectPatch::default()
     };
-    let set = ok(repo.update("proj_1", &master(true), T0 + 20).await, "set master");
+    let set = ok(
+        repo.update("proj_1", &master(true), T0 + 20).await,
+        "set master",
+    );
     assert_eq!(set.is_master, Some(true));
     assert_eq!(set.name, "Renamed");
     assert_eq!(set.extra, extra());
     let renamed = ok(repo.update("proj_1", &patch, T0 + 30).await, "update");
     assert_eq!(renamed.is_master, Some(true), "an update keeps the flag");
     assert_eq!(ok(repo.get("proj_1").await, "get"), Some(renamed));
-    let unset = ok(repo.update("proj_1", &master(false), T0 + 40).await, "unset");
+    let unset = ok(
+        repo.update("proj_1", &master(false), T0 + 40).await,
+        "unset",
+    );
     assert_eq!(unset.is_master, Some(false));
     assert_eq!(ok(repo.get("proj_1").await, "get"), Some(unset));
 }

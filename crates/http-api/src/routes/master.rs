@@ -151,7 +151,10 @@ async fn sessions(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Response>
             continue;
         }
         let status = SessionStatus::parse(part).ok_or_else(|| {
-            let msg = format!("must be a comma-separated list of {}", SessionStatus::expected());
+            let msg = format!(
+                "must be a comma-separated list of {}",
+                SessionStatus::expected()
+            );
             ApiError::invalid(
                 format!("Invalid query parameter 'status': {msg}"),
                 vec![FieldError::new("status", msg)],

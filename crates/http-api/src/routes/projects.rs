@@ -98,7 +98,10 @@ async fn set_master(
     let is_master = b.is_master.ok_or_else(|| {
         ApiError::invalid(
             "isMaster is required",
-            vec![maestro_domain::FieldError::new("isMaster", "required boolean")],
+            vec![maestro_domain::FieldError::new(
+                "isMaster",
+                "required boolean",
+            )],
         )
     })?;
     Ok(Json(s.app.projects.set_master(&id, is_master).await?))
