@@ -50,6 +50,8 @@ pub mod names {
     pub const MAIL_RECEIVED: &str = "mail:received";
     pub const MAIL_DELETED: &str = "mail:deleted";
     pub const SESSION_PRESENCE: &str = "session:presence";
+    /// Newer reference: `POST /api/sessions/:id/mode` changed the session's mode.
+    pub const SESSION_MODE_CHANGED: &str = "session:mode_changed";
 }
 
 /// An event payload: the compact JSON text of the ref §5.2 `data`, serialized **once** by the

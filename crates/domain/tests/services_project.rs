@@ -100,6 +100,7 @@ async fn update_applies_own_fields_bumps_updated_at_and_emits() {
                 name: Some(" Beta ".into()),
                 working_dir: None,
                 description: Some("desc".into()),
+                is_master: None,
             },
         )
         .await
@@ -234,4 +235,52 @@ async fn delete_removes_project_and_its_orderings_and_emits() {
         &format!("Project with id '{}' not found", p.id),
     );
     expect_no_events(&mut sub);
+}
+
+#[tokio::test]
+async fn set_master_stores_the_flag_and_emits_updated() {
+    let h = harness();
+    let a = h.project("A").await;
+    let b = h.project("B").await;
+    let mut sub = h.subscribe();
+    let set = h.app.projects.set_master(&a.id, true).await.unwrap();
+    assert_eq!(set.is_master, Some(true));
+    let events = expect_events(&mut sub, &[ev::PROJECT_UPDATED]);
+    envelope(&events[0], ev::PROJECT_UPDATED, &a.id, None);
+    assert_eq!(events[0].data.to_value()["isMaster"], json!(true));
+    // Several masters at once, as the reference allows.
+    h.app.projects.set_master(&b.id, true).await.unwrap();
+    let both: Vec<_> = h.app.projects.list().await.unwrap();
+    assert!(both.iter().all(|p| p.is_master == Some(true)));
+    let unset = h.app.projects.set_master(&a.id, false).await.unwrap();
+    assert_eq!(unset.is_master, Some(false), "cleared as a stored false");
+    drain(&mut sub);
+    assert!(
+        h.app
+            .projects
+            .set_master("proj_nope", true)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    expect_no_events(&mut sub);
+}
+
+#[tokio::test]
+async fn workspace_context_counts_tasks_and_sessions_per_project() {
+    let h = harness();
+    let a = h.project("A").await;
+    let b = h.project("B").await;
+    let t = h.task(&a, "t1").await;
+    h.task(&a, "t2").await;
+    h.session(&a, &[&t]).await;
+    let ctx = h.app.projects.workspace_context().await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&ctx).unwrap(),
+        json!({
+            "projects": [a, b],
+            "taskCounts": { a.id.clone(): 2, b.id.clone(): 0 },
+            "sessionCounts": { a.id.clone(): 1, b.id.clone(): 0 },
+        })
+    );
 }

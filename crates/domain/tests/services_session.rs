@@ -1006,8 +1006,18 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     let h = harness();
     let p = h.project("p").await;
     let s = h.session(&p, &[]).await;
+    let boss = h
+        .session_with(CreateSession {
+            id: Some("sess_boss".into()),
+            project_id: Some(p.id.clone()),
+            name: Some(" Boss ".into()),
+            ..CreateSession::default()
+        })
+        .await;
     let mut sub = h.subscribe();
     let long = "x".repeat(100) + "TAIL";
+    // The sender signs the content (newer reference): "[From: <name> (<id>)] ".
+    let signed = format!("[From: Boss (sess_boss)] {long}");
     let session = h
         .app
         .sessions
@@ -1027,7 +1037,7 @@ async fn prompt_emits_push_then_timeline_with_preview() {
         last.message.as_deref().unwrap(),
         format!(
             "Received prompt from session sess_boss: \"{}...\"",
-            "x".repeat(100)
+            signed.chars().take(100).collect::<String>()
         )
     );
     assert_eq!(
@@ -1038,11 +1048,53 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     envelope(&events[0], ev::SESSION_PROMPT_SEND, &p.id, Some(&s.id));
     assert_eq!(
         events[0].data,
-        json!({ "sessionId": s.id, "content": long, "mode": "paste",
-                "senderSessionId": "sess_boss", "timestamp": T0 })
+        json!({ "sessionId": s.id, "content": signed, "mode": "paste",
+                "senderSessionId": "sess_boss", "senderProjectId": boss.project_id,
+                "targetProjectId": p.id, "timestamp": T0 })
     );
 
-    // Exactly 100 characters: no ellipsis; no sender: "unknown" and null.
+    // Already signed: not signed twice.
+    h.app
+        .sessions
+        .prompt(
+            &s.id,
+            PromptInput {
+                content: signed.clone(),
+                mode: PromptMode::Send,
+                sender_session_id: Some("sess_boss".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let events = expect_events(&mut sub, &[ev::SESSION_PROMPT_SEND, ev::SESSION_UPDATED]);
+    assert_eq!(events[0].data.to_value()["content"], json!(signed));
+
+    // To itself: refused, nothing emitted. From an unknown session: not found.
+    for (sender, target) in [("sess_boss", "sess_boss"), ("sess_gone", s.id.as_str())] {
+        let err = h
+            .app
+            .sessions
+            .prompt(
+                target,
+                PromptInput {
+                    content: "hi".into(),
+                    mode: PromptMode::Send,
+                    sender_session_id: Some(sender.into()),
+                },
+            )
+            .await
+            .unwrap_err();
+        if sender == target {
+            assert_eq!(err.code(), "VALIDATION_ERROR");
+            assert_eq!(err.to_string(), "A session cannot prompt itself.");
+        } else {
+            assert!(err.is_not_found(), "{err}");
+        }
+    }
+    expect_no_events(&mut sub);
+
+    // Exactly 100 characters: no ellipsis; no sender (older clients): "unknown" and null,
+    // the content as sent.
     let exact = "é".repeat(100);
     let session = h
         .app
@@ -1063,6 +1115,8 @@ async fn prompt_emits_push_then_timeline_with_preview() {
     );
     let events = expect_events(&mut sub, &[ev::SESSION_PROMPT_SEND, ev::SESSION_UPDATED]);
     assert_eq!(events[0].data.to_value()["senderSessionId"], json!(null));
+    assert_eq!(events[0].data.to_value()["senderProjectId"], json!(null));
+    assert_eq!(events[0].data.to_value()["content"], json!(exact));
     assert_eq!(events[0].data.to_value()["mode"], "send");
 
     let err = h
@@ -1489,4 +1543,84 @@ async fn no_serialized_version_is_kept_after_concurrent_appends() {
         })
         .count();
     assert_eq!(entries, 400);
+}
+
+// ------------------------------------------------------------------------------ mode / role
+
+#[tokio::test]
+async fn role_switch_keeps_the_relation_and_is_self_only() {
+    use maestro_domain::services::{SessionRelation, SessionRole};
+    let h = harness();
+    let p = h.project("p").await;
+    let child = h
+        .session_with(CreateSession {
+            id: Some("sess_child".into()),
+            project_id: Some(p.id.clone()),
+            metadata: Some(json!({ "mode": "coordinated-worker", "skills": ["s"] })),
+            ..CreateSession::default()
+        })
+        .await;
+    let plain = h.session(&p, &[]).await;
+    let mut sub = h.subscribe();
+
+    let view = h.app.sessions.mode(&plain.id).await.unwrap();
+    assert_eq!(view.mode, "worker", "no metadata.mode reads as worker");
+    assert_eq!(
+        (view.relation, view.role),
+        (SessionRelation::Standalone, SessionRole::Worker)
+    );
+
+    // Another session, or none, may not flip it.
+    for caller in [Some(plain.id.as_str()), None] {
+        let err = h
+            .app
+            .sessions
+            .set_role(&child.id, caller, SessionRole::Coordinator)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "FORBIDDEN");
+        assert_eq!(err.to_string(), "You can only flip your own role");
+    }
+    expect_no_events(&mut sub);
+
+    let change = h
+        .app
+        .sessions
+        .set_role(&child.id, Some(&child.id), SessionRole::Coordinator)
+        .await
+        .unwrap();
+    assert_eq!(change.mode, "coordinated-coordinator");
+    assert_eq!(change.previous_mode, "coordinated-worker");
+    assert!(change.changed);
+    let events = expect_events(&mut sub, &[ev::SESSION_MODE_CHANGED]);
+    envelope(&events[0], ev::SESSION_MODE_CHANGED, &p.id, Some(&child.id));
+    assert_eq!(
+        events[0].data,
+        json!({ "sessionId": child.id, "mode": "coordinated-coordinator",
+                "previousMode": "coordinated-worker", "changed": true, "timestamp": T0 })
+    );
+    assert_eq!(
+        h.stored_session(&child.id).await.metadata,
+        Some(json!({ "mode": "coordinated-coordinator", "skills": ["s"] })),
+        "stored in metadata.mode, other keys kept"
+    );
+
+    // Unchanged: answered, nothing stored or emitted.
+    let same = h
+        .app
+        .sessions
+        .set_role(&child.id, Some(&child.id), SessionRole::Coordinator)
+        .await
+        .unwrap();
+    assert!(!same.changed);
+    assert_eq!(same.previous_mode, same.mode);
+    expect_no_events(&mut sub);
+
+    let err = h
+        .app
+        .sessions
+        .set_role("sess_none", Some("sess_none"), SessionRole::Worker)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
 }

@@ -449,6 +449,22 @@ async fn modal_prompt_and_session_mail() {
             json!({ "content": long, "senderSessionId": "sess_x" }),
         )
         .await;
+    assert_error(&r, 404, "NOT_FOUND");
+    assert_eq!(r.body["message"], "Session with id 'sess_x' not found");
+    let r = h
+        .post(
+            "/api/sessions",
+            json!({ "id": "sess_x", "projectId": p, "taskIds": [], "name": "X" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    h.drain();
+    let r = h
+        .post(
+            &format!("/api/sessions/{s}/prompt"),
+            json!({ "content": long, "senderSessionId": "sess_x" }),
+        )
+        .await;
     assert_eq!(r.body, json!({ "success": true }));
     let evs = h.drain();
     assert_eq!(evs[0].name, "session:prompt_send");
@@ -466,8 +482,8 @@ async fn modal_prompt_and_session_mail() {
     assert_eq!(
         last["message"],
         format!(
-            "Received prompt from session sess_x: \"{}...\"",
-            "a".repeat(100)
+            "Received prompt from session sess_x: \"[From: X (sess_x)] {}...\"",
+            "a".repeat(100 - "[From: X (sess_x)] ".len())
         )
     );
 

@@ -1,7 +1,9 @@
 //! [`ProjectRepository`] on the `projects` table.
 //!
 //! Only the entity's columns are written; `owner_id` and `settings` (accounts, spec §8) are
-//! left untouched by every statement here, imports included.
+//! left untouched by every statement here, imports included. The newer reference's
+//! `isMaster` flag has no column: it is kept as the `isMaster` key of the `extra` JSON column
+//! (written by [`Params::new`], taken out again by `decode`), so it needs no migration.
 
 use std::sync::LazyLock;
 
@@ -46,9 +48,11 @@ impl Params {
     /// `Validation` if the project holds a value of an unexpected type (see [`storable`]).
     pub(crate) fn new(p: &Project) -> DomainResult<Self> {
         storable(T, &p.odd)?;
-        Ok(Self {
-            extra: extra_to_json(&p.extra),
-        })
+        let mut extra = extra_to_json(&p.extra);
+        if let (Some(master), Some(map)) = (p.is_master, extra.as_object_mut()) {
+            map.insert(IS_MASTER.to_owned(), serde_json::Value::Bool(master));
+        }
+        Ok(Self { extra })
     }
 
     /// Parameters in [`COLS`] order.
@@ -65,7 +69,20 @@ impl Params {
     }
 }
 
+/// Key of the master flag inside the `extra` column.
+const IS_MASTER: &str = "isMaster";
+
 fn decode(row: &Row) -> DomainResult<Project> {
+    let mut extra = extra_from_json(col(row, T, "extra")?);
+    let is_master = match extra.remove(IS_MASTER) {
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(other) => {
+            // Not written by us (only booleans are); keep it where it was.
+            extra.insert(IS_MASTER.to_owned(), other);
+            None
+        }
+        None => None,
+    };
     Ok(Project {
         id: col(row, T, "id")?,
         name: col(row, T, "name")?,
@@ -73,7 +90,8 @@ fn decode(row: &Row) -> DomainResult<Project> {
         working_dir: col(row, T, "working_dir")?,
         created_at: col(row, T, "created_at")?,
         updated_at: col(row, T, "updated_at")?,
-        extra: extra_from_json(col(row, T, "extra")?),
+        is_master,
+        extra,
         odd: Default::default(),
     })
 }

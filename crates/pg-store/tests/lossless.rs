@@ -33,7 +33,8 @@ fn same<T: Serialize + PartialEq + std::fmt::Debug>(written: &T, read: &T) {
 fn rich_project() -> Project {
     from(json!({
         "id": "proj_1", "name": "Rich", "workingDir": "/w", "description": "d",
-        "createdAt": 1, "updatedAt": 2, "x-unknown": {"nested": [1, "two", null]}
+        "createdAt": 1, "updatedAt": 2, "isMaster": true,
+        "x-unknown": {"nested": [1, "two", null]}
     }))
 }
 

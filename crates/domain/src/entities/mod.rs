@@ -8,6 +8,7 @@
 
 mod enums;
 mod mail;
+mod model_profile;
 mod ordering;
 mod project;
 mod session;
@@ -18,6 +19,7 @@ mod text;
 
 pub use enums::*;
 pub use mail::*;
+pub use model_profile::*;
 pub use ordering::*;
 pub use project::*;
 pub use session::*;

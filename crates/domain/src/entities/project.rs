@@ -24,6 +24,10 @@ pub struct Project {
     pub created_at: i64,
     /// Last update, epoch ms.
     pub updated_at: i64,
+    /// The master project flag of the newer reference (`PUT /api/projects/:id/master`);
+    /// absent until set, `false` once unset (as the reference stores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_master: Option<bool>,
     /// Unknown keys from stored files.
     #[serde(flatten)]
     pub extra: Extra,
@@ -36,13 +40,14 @@ pub struct Project {
 mod shape {
     use crate::entities::stored::{Field, Presence::*, Shape::*, field};
 
-    pub(super) static PROJECT: [Field; 6] = [
+    pub(super) static PROJECT: [Field; 7] = [
         field("id", Str, Key),
         field("name", Str, Required),
         field("workingDir", Str, Defaulted),
         field("description", Str, Optional),
         field("createdAt", Int, Required),
         field("updatedAt", Int, Required),
+        field("isMaster", Bool, Optional),
     ];
 }
 
@@ -57,6 +62,8 @@ pub struct ProjectPatch {
     pub working_dir: Option<String>,
     /// New description.
     pub description: Option<String>,
+    /// New master flag (`PUT /api/projects/:id/master` only; a project update ignores it).
+    pub is_master: Option<bool>,
 }
 
 impl Project {
@@ -73,6 +80,10 @@ impl Project {
         if let Some(desc) = &patch.description {
             self.description = Some(desc.clone());
             self.odd.forget(&["description"]);
+        }
+        if let Some(master) = patch.is_master {
+            self.is_master = Some(master);
+            self.odd.forget(&["isMaster"]);
         }
         self.updated_at = now;
         self.odd.forget(&["updatedAt"]);

@@ -264,6 +264,9 @@ pub struct SessionPatch {
     /// Team member fields written by spawn / enrichment: `(ids, snapshots)`; one id also sets
     /// the singular fields.
     pub team_members: Option<(Vec<String>, Vec<TeamMemberSnapshot>)>,
+    /// Keys set in `metadata` (a shallow merge; metadata that is not an object is replaced
+    /// by one). The mode switch (`POST /api/sessions/:id/mode`) sets `mode` this way.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl SessionPatch {
@@ -277,6 +280,7 @@ impl SessionPatch {
             && self.timeline.is_empty()
             && self.needs_input.is_none()
             && self.team_members.is_none()
+            && self.metadata.is_none()
     }
 }
 
@@ -320,6 +324,18 @@ impl Session {
         }
         if let Some((ids, snaps)) = &patch.team_members {
             self.set_team_members(ids, snaps);
+        }
+        if let Some(keys) = &patch.metadata {
+            let meta = self
+                .metadata
+                .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !meta.is_object() {
+                *meta = serde_json::Value::Object(Default::default());
+            }
+            if let Some(map) = meta.as_object_mut() {
+                map.extend(keys.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            self.odd.forget(&["metadata"]);
         }
         self.touch(now);
     }

@@ -1,13 +1,18 @@
 //! ProjectService (ref §3.1).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::{Ctx, non_blank};
-use crate::entities::{Extra, OddValues, Project, ProjectPatch, js_trim};
+use crate::entities::{
+    Extra, OddValues, Project, ProjectPatch, SessionFilter, TaskFilter, js_trim,
+};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
+use crate::ids::check_id;
 
 /// Input of `createProject`.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +23,18 @@ pub struct CreateProject {
     pub working_dir: Option<String>,
     /// `''` if omitted.
     pub description: Option<String>,
+}
+
+/// The answer of `GET /api/master/context`: `{projects, taskCounts, sessionCounts}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceContext {
+    /// Every project, oldest first.
+    pub projects: Vec<Project>,
+    /// Tasks per project id.
+    pub task_counts: BTreeMap<String, usize>,
+    /// Sessions per project id.
+    pub session_counts: BTreeMap<String, usize>,
 }
 
 /// Projects.
@@ -42,6 +59,7 @@ impl ProjectService {
             description: Some(input.description.unwrap_or_default()),
             created_at: now,
             updated_at: now,
+            is_master: None,
             extra: Extra::new(),
             odd: OddValues::default(),
         };
@@ -93,6 +111,65 @@ impl ProjectService {
             ))
             .await;
         Ok(project)
+    }
+
+    /// Sets or clears the master flag (`PUT /api/projects/:id/master`, newer reference) and
+    /// emits `project:updated`. Like the reference, several projects may be masters at once
+    /// and clearing stores `isMaster: false`.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn set_master(&self, id: &str, is_master: bool) -> DomainResult<Project> {
+        check_id("id", id)?;
+        let patch = ProjectPatch {
+            is_master: Some(is_master),
+            ..ProjectPatch::default()
+        };
+        let project = self
+            .ctx
+            .ports
+            .projects
+            .update(id, &patch, self.ctx.now())
+            .await?;
+        self.ctx
+            .emit(NewEvent::new(
+                names::PROJECT_UPDATED,
+                &project.id,
+                Payload::of(&project),
+            ))
+            .await;
+        Ok(project)
+    }
+
+    /// The workspace overview of `GET /api/master/context` (newer reference): every
+    /// project, and per project the number of its tasks and sessions (every project has a
+    /// key, `0` when it has none; tasks and sessions of unknown projects are not counted).
+    pub async fn workspace_context(&self) -> DomainResult<WorkspaceContext> {
+        let projects = self.list().await?;
+        let mut task_counts: BTreeMap<String, usize> =
+            projects.iter().map(|p| (p.id.clone(), 0)).collect();
+        let mut session_counts = task_counts.clone();
+        for task in self.ctx.ports.tasks.list(&TaskFilter::default()).await? {
+            if let Some(n) = task_counts.get_mut(&task.project_id) {
+                *n += 1;
+            }
+        }
+        for session in self
+            .ctx
+            .ports
+            .sessions
+            .list(&SessionFilter::default())
+            .await?
+        {
+            if let Some(n) = session_counts.get_mut(&session.project_id) {
+                *n += 1;
+            }
+        }
+        Ok(WorkspaceContext {
+            projects,
+            task_counts,
+            session_counts,
+        })
     }
 
     /// Deletes a project with no tasks and no sessions; emits `project:deleted` `{id}`.

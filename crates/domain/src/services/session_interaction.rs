@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::SessionService;
 use crate::entities::TimelineEventType;
-use crate::entities::{PromptMode, Session};
-use crate::error::DomainResult;
+use crate::entities::{PromptMode, Session, is_js_whitespace, js_trim};
+use crate::error::{DomainError, DomainResult, FieldError};
 use crate::events::{NewEvent, names};
 
 /// Input of `POST /api/sessions/:id/modal`.
@@ -104,18 +104,42 @@ impl SessionService {
     }
 
     /// Sends a prompt to a session's terminal: emits `session:prompt_send`
-    /// `{sessionId, content, mode, senderSessionId, timestamp}`, then appends the
-    /// `prompt_received` timeline entry (which emits `session:updated`).
+    /// `{sessionId, content, mode, senderSessionId, senderProjectId, targetProjectId,
+    /// timestamp}`, then appends the `prompt_received` timeline entry (which emits
+    /// `session:updated`).
+    ///
+    /// With a sender (the newer reference's rules; the CLI always names one): the sender
+    /// must exist, may not be the target, and the delivered content starts with
+    /// `[From: <sender name> (<sender id>)] ` unless it already does. Without one (older
+    /// clients may omit it) the content is delivered as sent.
     ///
     /// # Errors
-    /// `NotFound` session.
+    /// `NotFound` target or sender session; `Validation` "A session cannot prompt itself."
     pub async fn prompt(&self, id: &str, input: PromptInput) -> DomainResult<Session> {
         let session = self.get_raw(id).await?;
+        let mut content = input.content;
+        let mut sender_project = None;
+        if let Some(sender_id) = input.sender_session_id.as_deref() {
+            let sender = self.get_raw(sender_id).await?;
+            if sender.id == session.id {
+                return Err(DomainError::Validation {
+                    message: "A session cannot prompt itself.".into(),
+                    details: vec![FieldError::new(
+                        "senderSessionId",
+                        "must name another session than the target",
+                    )],
+                });
+            }
+            content = with_sender_prefix(content, &sender_name(&sender), sender_id);
+            sender_project = Some(sender.project_id);
+        }
         let data = json!({
             "sessionId": id,
-            "content": input.content,
+            "content": content,
             "mode": input.mode.as_str(),
             "senderSessionId": input.sender_session_id,
+            "senderProjectId": sender_project,
+            "targetProjectId": session.project_id,
             "timestamp": self.ctx.now(),
         });
         self.ctx
@@ -124,8 +148,8 @@ impl SessionService {
                     .for_session(id),
             )
             .await;
-        let preview: String = input.content.chars().take(100).collect();
-        let ellipsis = if input.content.chars().count() > 100 {
+        let preview: String = content.chars().take(100).collect();
+        let ellipsis = if content.chars().count() > 100 {
             "..."
         } else {
             ""
@@ -144,5 +168,64 @@ impl SessionService {
             ),
         )
         .await
+    }
+}
+
+/// The name a prompt's sender signs with: the first non-empty of its team member snapshot's
+/// name, its first snapshot's name, `metadata.teamMemberSnapshot.name`,
+/// `metadata.teamMemberName` and the session name; `Unknown` when all are empty. Trimmed.
+fn sender_name(sender: &Session) -> String {
+    let meta = sender.metadata.as_ref();
+    [
+        sender
+            .team_member_snapshot
+            .as_ref()
+            .map(|s| s.name.as_str()),
+        sender
+            .team_member_snapshots
+            .as_ref()
+            .and_then(|v| v.first())
+            .map(|s| s.name.as_str()),
+        meta.and_then(|m| m.pointer("/teamMemberSnapshot/name"))
+            .and_then(Value::as_str),
+        meta.and_then(|m| m.get("teamMemberName"))
+            .and_then(Value::as_str),
+        Some(sender.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|n| !n.is_empty())
+    .map_or_else(|| "Unknown".to_owned(), |n| js_trim(n).to_owned())
+}
+
+/// `content` with the `[From: <name> (<id>)] ` prefix, unless it already starts with it
+/// (after leading white space).
+fn with_sender_prefix(content: String, name: &str, sender_id: &str) -> String {
+    let prefix = format!("[From: {name} ({sender_id})]");
+    if content
+        .trim_start_matches(is_js_whitespace)
+        .starts_with(&prefix)
+    {
+        content
+    } else {
+        format!("{prefix} {content}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_is_added_once() {
+        let once = with_sender_prefix("hi".into(), "Ann", "s1");
+        assert_eq!(once, "[From: Ann (s1)] hi");
+        assert_eq!(with_sender_prefix(once.clone(), "Ann", "s1"), once);
+        let indented = format!("  {once}");
+        assert_eq!(with_sender_prefix(indented.clone(), "Ann", "s1"), indented);
+        assert_eq!(
+            with_sender_prefix(once.clone(), "Bob", "s2"),
+            format!("[From: Bob (s2)] {once}")
+        );
     }
 }

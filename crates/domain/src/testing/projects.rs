@@ -45,6 +45,7 @@ pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
         name: Some("Renamed".into()),
         working_dir: None,
         description: Some("desc".into()),
+        is_master: None,
     };
     let updated = ok(repo.update("proj_1", &patch, T0 + 10).await, "update");
     assert_eq!(updated.name, "Renamed");
@@ -58,6 +59,29 @@ pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
         repo.update("proj_missing", &patch, T0).await,
         "update missing",
     );
+
+    // The master flag (`PUT /api/projects/:id/master`): set, kept by other updates, unset
+    // as a stored `false`.
+    let master = |on| ProjectPatch {
+        is_master: Some(on),
+        ..ProjectPatch::default()
+    };
+    let set = ok(
+        repo.update("proj_1", &master(true), T0 + 20).await,
+        "set master",
+    );
+    assert_eq!(set.is_master, Some(true));
+    assert_eq!(set.name, "Renamed");
+    assert_eq!(set.extra, extra());
+    let renamed = ok(repo.update("proj_1", &patch, T0 + 30).await, "update");
+    assert_eq!(renamed.is_master, Some(true), "an update keeps the flag");
+    assert_eq!(ok(repo.get("proj_1").await, "get"), Some(renamed));
+    let unset = ok(
+        repo.update("proj_1", &master(false), T0 + 40).await,
+        "unset",
+    );
+    assert_eq!(unset.is_master, Some(false));
+    assert_eq!(ok(repo.get("proj_1").await, "get"), Some(unset));
 }
 
 /// `delete` removes; a second delete is `NotFound`.

@@ -142,12 +142,13 @@ pub async fn list_filters_and_order(repo: Arc<dyn SessionRepository>) {
 }
 
 /// `update`: taskIds replace, terminal statuses set `completedAt = now` every time, env
-/// merges, events / timeline append, needsInput is replaced, team members are set,
-/// `lastActivity = now`; other fields and unknown keys stay; `NotFound`.
+/// merges, events / timeline append, needsInput is replaced, team members are set, metadata
+/// keys merge, `lastActivity = now`; other fields and unknown keys stay; `NotFound`.
 pub async fn update_rules(repo: Arc<dyn SessionRepository>) {
     let mut s = session("sess_1", "p1", T0);
     s.extra = extra();
     s.env = BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())]);
+    s.metadata = Some(json!({ "mode": "worker", "skills": ["a"] }));
     ok(repo.upsert(s.clone()).await, "upsert");
 
     let patch = SessionPatch {
@@ -176,8 +177,15 @@ pub async fn update_rules(repo: Arc<dyn SessionRepository>) {
                 permission_mode: None,
             }],
         )),
+        metadata: json!({ "mode": "coordinator", "new": 1 })
+            .as_object()
+            .cloned(),
     };
     let u = ok(repo.update("sess_1", &patch, T0 + 1).await, "update");
+    assert_eq!(
+        u.metadata,
+        Some(json!({ "mode": "coordinator", "skills": ["a"], "new": 1 }))
+    );
     assert_eq!(u.task_ids, ["task_9"]);
     assert_eq!(u.status, SessionStatus::Working);
     assert_eq!(u.completed_at, None);

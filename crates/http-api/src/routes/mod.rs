@@ -11,6 +11,8 @@ use crate::error::ApiError;
 mod infra;
 mod log_digests;
 mod mail;
+mod master;
+mod model_profiles;
 mod ordering;
 mod projects;
 mod sessions;
@@ -18,6 +20,7 @@ mod skills;
 mod spawn;
 mod tasks;
 mod team_members;
+mod unsupported;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -31,6 +34,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .merge(ordering::routes())
         .merge(mail::routes())
         .merge(skills::routes())
+        .merge(master::routes())
+        .merge(model_profiles::routes())
+        .merge(unsupported::routes())
 }
 
 /// Unknown route or method → 404 in the error shape (spec §2).

@@ -1,9 +1,9 @@
-//! `/api/projects` (ref §4.2).
+//! `/api/projects` (ref §4.2), and the newer reference's `PUT /api/projects/:id/master`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Router, response::IntoResponse};
 use maestro_domain::entities::{Project, ProjectPatch};
 use maestro_domain::services::CreateProject;
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::deleted;
 use crate::ApiState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, JsonBody, PathParams};
 
 pub(super) fn routes() -> Router<ApiState> {
@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<ApiState> {
             "/api/projects/{id}",
             get(get_one).put(update).delete(delete),
         )
+        .route("/api/projects/{id}/master", put(set_master))
 }
 
 #[derive(Deserialize)]
@@ -68,6 +69,7 @@ async fn update(
         name: b.name,
         working_dir: b.working_dir,
         description: b.description,
+        is_master: None,
     };
     Ok(Json(s.app.projects.update(&id, patch).await?))
 }
@@ -78,4 +80,29 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     s.app.projects.delete(&id).await?;
     Ok(Json(deleted(&id)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MasterBody {
+    is_master: Option<bool>,
+}
+
+/// `PUT /api/projects/:id/master {isMaster}` (`maestro project set-master|unset-master`):
+/// 200 with the updated project; `isMaster` is required.
+async fn set_master(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    JsonBody(b): JsonBody<MasterBody>,
+) -> ApiResult<Json<Project>> {
+    let is_master = b.is_master.ok_or_else(|| {
+        ApiError::invalid(
+            "isMaster is required",
+            vec![maestro_domain::FieldError::new(
+                "isMaster",
+                "required boolean",
+            )],
+        )
+    })?;
+    Ok(Json(s.app.projects.set_master(&id, is_master).await?))
 }

@@ -1,19 +1,23 @@
 //! `/api/sessions` (ref §4.4): sessions, their timeline, docs, tasks, modals, prompts and
-//! session mail. Spawn and log digests have their own modules.
+//! session mail, and the newer reference's `GET|POST /api/sessions/:id/mode`. Spawn and log
+//! digests have their own modules.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maestro_domain::entities::{
     DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
     SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
 };
-use maestro_domain::services::{CreateSession, ModalInput, PromptInput, SessionMailInput};
+use maestro_domain::services::{
+    CreateSession, ModalInput, PromptInput, SessionMailInput, SessionModeChange, SessionModeView,
+    SessionRole,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,6 +52,7 @@ pub(super) fn routes() -> Router<ApiState> {
             post(modal_close),
         )
         .route("/api/sessions/{id}/prompt", post(prompt))
+        .route("/api/sessions/{id}/mode", get(mode).post(set_mode))
         .route("/api/sessions/{id}/mail", get(read_mail).post(send_mail))
 }
 
@@ -202,6 +207,7 @@ async fn update(
             .collect(),
         needs_input: b.needs_input,
         team_members: None,
+        metadata: None,
     };
     Ok(PayloadJson(
         s.app.sessions.update_saved(&id, patch).await?.json,
@@ -424,6 +430,53 @@ async fn prompt(
         )
         .await?;
     Ok(Json(json!({ "success": true })))
+}
+
+/// The session a request comes from: the `X-Session-Id` header the newer CLI sends whenever
+/// `MAESTRO_SESSION_ID` is set (NEWER-CLI-REQUESTS §1); `None` when absent or empty.
+fn caller_session(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// `GET /api/sessions/:id/mode` (`maestro coordinator status`): `{id, mode, relation, role}`.
+async fn mode(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+) -> ApiResult<Json<SessionModeView>> {
+    Ok(Json(s.app.sessions.mode(&id).await?))
+}
+
+#[derive(Deserialize)]
+struct ModeBody {
+    role: Option<SessionRole>,
+}
+
+/// `POST /api/sessions/:id/mode {role: "coordinator" | "worker"}` (`maestro coordinator
+/// enable|disable`): only the session itself (`X-Session-Id` = `:id`, else 403).
+async fn set_mode(
+    State(s): State<ApiState>,
+    PathParams(id): PathParams<Id>,
+    headers: HeaderMap,
+    JsonBody(b): JsonBody<ModeBody>,
+) -> ApiResult<Json<SessionModeChange>> {
+    let role = b.role.ok_or_else(|| {
+        ApiError::invalid(
+            "role is required",
+            vec![maestro_domain::FieldError::new(
+                "role",
+                "one of \"worker\", \"coordinator\"",
+            )],
+        )
+    })?;
+    Ok(Json(
+        s.app
+            .sessions
+            .set_role(&id, caller_session(&headers), role)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

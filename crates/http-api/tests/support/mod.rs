@@ -146,6 +146,42 @@ impl Harness {
         }
     }
 
+    /// Sends a request like the newer CLI does: `Content-Type: application/json` and the
+    /// given extra headers (`X-Session-Id` when `MAESTRO_SESSION_ID` is set).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
         let text = body.map(|b| b.to_string());
         self.raw(method, path, text.as_deref(), Some("application/json"))
