@@ -1482,7 +1482,11 @@ async fn no_serialized_version_is_kept_after_concurrent_appends() {
     let entries = stored
         .timeline
         .iter()
-        .filter(|e| e.message.as_deref().is_some_and(|m| m.starts_with("entry ")))
+        .filter(|e| {
+            e.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("entry "))
+        })
         .count();
     assert_eq!(entries, 400);
 }
