@@ -184,6 +184,10 @@ pub struct SpawnConfig {
     pub cli_path: String,
     /// Time limit of `manifest generate`, ms.
     pub timeout_ms: u64,
+    /// Which `manifest generate` the CLI is: `auto` (ask it once), `legacy` (7950ff3:
+    /// `execute | coordinate`) or `current` (653bc6a: the four modes, `--launch-config`);
+    /// issue 13, NEWER-CLI-REQUESTS §4.3.
+    pub cli_modes: crate::manifest_cli::CliModes,
 }
 
 /// `[postgres]`: used when `store.backend = "postgres"`, and by `maestro-server migrate` and
@@ -287,6 +291,7 @@ impl Default for Config {
             spawn: SpawnConfig {
                 cli_path: "maestro".into(),
                 timeout_ms: 60_000,
+                cli_modes: crate::manifest_cli::CliModes::Auto,
             },
             postgres: PostgresConfig {
                 url: None,

@@ -7,6 +7,7 @@
 //! and written back as stored ([`stored`], [`Stored`]).
 
 mod enums;
+mod launch;
 mod mail;
 mod ordering;
 mod project;
@@ -17,6 +18,7 @@ mod team_member;
 mod text;
 
 pub use enums::*;
+pub use launch::*;
 pub use mail::*;
 pub use ordering::*;
 pub use project::*;
