@@ -805,6 +805,25 @@ mod tests {
     }
 
     #[test]
+    fn spawn_cli_modes_default_to_auto_and_name_the_key_when_bad() {
+        use crate::manifest_cli::CliModes;
+        assert_eq!(
+            Config::load(None, &env(&[]))
+                .expect("loads")
+                .spawn
+                .cli_modes,
+            CliModes::Auto
+        );
+        for (text, modes) in [("legacy", CliModes::Legacy), ("current", CliModes::Current)] {
+            let c = Config::load(None, &env(&[("MAESTRO_SPAWN__CLI_MODES", text)])).expect("loads");
+            assert_eq!(c.spawn.cli_modes, modes);
+        }
+        let err = Config::load(None, &env(&[("MAESTRO_SPAWN__CLI_MODES", "newest")]))
+            .expect_err("bad value");
+        assert!(err.to_string().contains("spawn.cli_modes"), "{err}");
+    }
+
+    #[test]
     fn toml_file_layer_and_bad_values_name_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("maestro.toml");
