@@ -254,7 +254,7 @@ fn member_overrides_problems(v: &Value) -> Vec<FieldError> {
             bad.extend(e);
         }
         for k in ["agentTool", "model"] {
-            if field(k).is_some_and(|v| !v.as_str().is_some_and(|s| !s.is_empty())) {
+            if field(k).is_some_and(|v| v.as_str().is_none_or(str::is_empty)) {
                 bad.push(FieldError::new(
                     format!("{path}.{k}"),
                     "must be a non-empty string",
