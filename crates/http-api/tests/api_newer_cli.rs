@@ -574,3 +574,34 @@ async fn spawn_refuses_newer_keys_of_the_wrong_type() {
         "nothing spawned"
     );
 }
+
+/// `GET /api/workflow-templates?mode=` takes the four-mode names as roles (the 653bc6a server
+/// maps the legacy names onto them); an unknown value still lists every template.
+#[tokio::test]
+async fn workflow_templates_filter_by_either_vocabulary() {
+    let h = Harness::new();
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = ids(h.get("/api/workflow-templates").await.body);
+    let execute = ids(h.get("/api/workflow-templates?mode=execute").await.body);
+    let coordinate = ids(h.get("/api/workflow-templates?mode=coordinate").await.body);
+    assert_eq!(execute.len() + coordinate.len(), all.len());
+    for (mode, want) in [
+        ("worker", &execute),
+        ("coordinated-worker", &execute),
+        ("coordinator", &coordinate),
+        ("coordinated-coordinator", &coordinate),
+        ("other", &all),
+    ] {
+        let got = ids(h
+            .get(&format!("/api/workflow-templates?mode={mode}"))
+            .await
+            .body);
+        assert_eq!(&got, want, "{mode}");
+    }
+}
