@@ -14,9 +14,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::entities::{
-    DocEntry, MailFilter, MailMessage, Ordering, OrderingEntityType, Project, ProjectPatch,
-    Session, SessionEvent, SessionFilter, SessionPatch, Task, TaskFilter, TaskPatch,
-    TaskSessionStatus, TeamMember, TimelineEvent,
+    AgentMode, AgentTool, DocEntry, LaunchConfig, MailFilter, MailMessage, Ordering,
+    OrderingEntityType, PermissionMode, Project, ProjectPatch, Session, SessionEvent,
+    SessionFilter, SessionPatch, Task, TaskFilter, TaskPatch, TaskSessionStatus, TeamMember,
+    TimelineEvent,
 };
 use crate::error::DomainResult;
 
@@ -276,33 +277,58 @@ pub trait ModalStore: Send + Sync {
     async fn save(&self, modal_id: &str, html: &str) -> DomainResult<String>;
 }
 
-/// What the manifest generator is asked for (ref §3.3.6 step 11).
+/// What the manifest generator is asked for (ref §3.3.6 step 11; the 653bc6a additions of
+/// NEWER-CLI-REQUESTS §4.3, issue 13).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestRequest {
     /// The new session.
     pub session_id: String,
-    /// `execute | coordinate`.
-    pub mode: String,
+    /// The session's mode as recorded in `metadata.mode` (either vocabulary); what reaches
+    /// the CLI is [`ManifestRequest::cli_mode`].
+    pub mode: AgentMode,
     /// Project.
     pub project_id: String,
     /// Tasks.
     pub task_ids: Vec<String>,
     /// Skills.
     pub skills: Vec<String>,
-    /// Model, if resolved.
+    /// Model, if resolved (`launchConfig.model` when there is one).
     pub model: Option<String>,
-    /// Agent tool, if resolved.
-    pub agent_tool: Option<String>,
+    /// Agent tool, if resolved (from `launchConfig.provider` when there is one).
+    pub agent_tool: Option<AgentTool>,
+    /// The request's `launchConfig` (`--launch-config`, 653bc6a CLIs only).
+    pub launch_config: Option<LaunchConfig>,
     /// Union of the tasks' reference ids.
     pub reference_task_ids: Vec<String>,
     /// `--team-member-ids`, when more than one (or the delegates).
     pub team_member_ids: Vec<String>,
     /// `--team-member-id`, when exactly one.
     pub team_member_id: Option<String>,
+    /// `--team-id` (653bc6a CLIs only).
+    pub team_id: Option<String>,
     /// `MAESTRO_INITIAL_DIRECTIVE` JSON.
     pub initial_directive: Option<serde_json::Value>,
     /// Parent / coordinator session.
     pub coordinator_session_id: Option<String>,
+    /// `MAESTRO_PERMISSION_MODE` (653bc6a CLIs read it).
+    pub permission_mode: Option<PermissionMode>,
+    /// `MAESTRO_DELEGATE_PERMISSION_MODE`.
+    pub delegate_permission_mode: Option<PermissionMode>,
+    /// `MAESTRO_MEMBER_OVERRIDES` JSON (653bc6a CLIs read it).
+    pub member_overrides: Option<serde_json::Value>,
+}
+
+impl ManifestRequest {
+    /// The `--mode` for a CLI: a 7950ff3 CLI knows only `execute | coordinate`
+    /// ([`AgentMode::legacy`]); a 653bc6a CLI gets the four-mode value, `coordinated-*` when
+    /// the session has a coordinator, as the 653bc6a server passes it ([`AgentMode::four_mode`]).
+    pub fn cli_mode(&self, four_modes: bool) -> AgentMode {
+        if four_modes {
+            self.mode.four_mode(self.coordinator_session_id.is_some())
+        } else {
+            self.mode.legacy()
+        }
+    }
 }
 
 /// The generated manifest and where it lives.

@@ -179,7 +179,7 @@ async fn errors_come_in_reference_order() {
     assert_eq!(details, Some(json!({ "taskId": "task_missing" })));
 
     r.task_ids = Some(vec![w.t1.id.clone()]);
-    let msg = "mode must be \"execute\" or \"coordinate\"";
+    let msg = "mode must be one of: worker, coordinator, coordinated-worker, coordinated-coordinator, execute, coordinate";
     spawn_err(spawn(r.clone()).await, BadRequest, "INVALID_MODE", msg);
 
     r.mode = Some("coordinate".into());
@@ -291,17 +291,22 @@ async fn default_spawn_session_manifest_env_and_events() {
         w.h.manifests.single(),
         ManifestRequest {
             session_id: sid.clone(),
-            mode: "execute".into(),
+            mode: AgentMode::Execute,
             project_id: w.p.id.clone(),
             task_ids: vec![w.t1.id.clone(), w.t2.id.clone()],
             skills: vec![],
             model: None,
             agent_tool: None,
+            launch_config: None,
             reference_task_ids: vec!["ref_a".into(), "ref_b".into(), "ref_c".into()],
             team_member_ids: vec![],
             team_member_id: None,
+            team_id: None,
             initial_directive: None,
             coordinator_session_id: None,
+            permission_mode: None,
+            delegate_permission_mode: None,
+            member_overrides: None,
         }
     );
 
@@ -405,9 +410,9 @@ async fn session_spawn_with_single_member_and_options() {
     );
 
     let req = w.h.manifests.single();
-    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.mode, AgentMode::Coordinate);
     assert_eq!(req.model.as_deref(), Some("opus"));
-    assert_eq!(req.agent_tool.as_deref(), Some("gemini"));
+    assert_eq!(req.agent_tool, Some(AgentTool::Gemini));
     assert_eq!(req.skills, vec!["rust"]);
     assert_eq!(req.team_member_id.as_deref(), Some(m.id.as_str()));
     assert_eq!(
@@ -480,7 +485,8 @@ async fn several_members_resolve_mode_model_and_tool() {
             .unwrap();
     let req = w.h.manifests.single();
     assert_eq!(
-        req.mode, "coordinate",
+        req.mode,
+        AgentMode::Coordinate,
         "mode of the first member that has one"
     );
     assert_eq!(
@@ -489,8 +495,8 @@ async fn several_members_resolve_mode_model_and_tool() {
         "the most powerful known model"
     );
     assert_eq!(
-        req.agent_tool.as_deref(),
-        Some("codex"),
+        req.agent_tool,
+        Some(AgentTool::Codex),
         "tool of the first member that has one"
     );
     assert_eq!(
@@ -534,7 +540,7 @@ async fn body_values_override_members_and_unknown_models_are_never_chosen() {
         .unwrap();
     let req = &w.h.manifests.requests()[0];
     assert_eq!(req.model, None, "a model of power 0 is never chosen");
-    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.mode, AgentMode::Coordinate);
 
     w.h.app
         .spawn
@@ -548,9 +554,9 @@ async fn body_values_override_members_and_unknown_models_are_never_chosen() {
         .await
         .unwrap();
     let req = &w.h.manifests.requests()[1];
-    assert_eq!(req.mode, "execute");
+    assert_eq!(req.mode, AgentMode::Execute);
     assert_eq!(req.model.as_deref(), Some("haiku"));
-    assert_eq!(req.agent_tool.as_deref(), Some("claude-code"));
+    assert_eq!(req.agent_tool, Some(AgentTool::ClaudeCode));
 }
 
 #[tokio::test]
@@ -608,9 +614,9 @@ async fn default_members_resolve_like_custom_ones() {
         .await
         .unwrap();
     let req = w.h.manifests.single();
-    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.mode, AgentMode::Coordinate);
     assert_eq!(req.model.as_deref(), Some("sonnet"));
-    assert_eq!(req.agent_tool.as_deref(), Some("claude-code"));
+    assert_eq!(req.agent_tool, Some(AgentTool::ClaudeCode));
     assert_eq!(req.team_member_id, Some(coord));
 }
 
@@ -703,7 +709,7 @@ async fn stored_ids_breaking_the_rule_are_skipped_and_unknown_stored_tools_refus
         r,
         SpawnErrorKind::BadRequest,
         "INVALID_AGENT_TOOL",
-        "Invalid value for 'agentTool': the team member's agent tool \"cursor\" is not one of claude-code | codex | gemini",
+        "Invalid value for 'agentTool': the team member's agent tool \"cursor\" is not one of claude-code | codex | gemini | hermes",
     );
     assert_eq!(details.unwrap()[0]["path"], "agentTool");
     // The body's tool wins over the member's (ref §3.3.6 step 6).
@@ -716,4 +722,474 @@ async fn stored_ids_breaking_the_rule_are_skipped_and_unknown_stored_tools_refus
         })
         .await
         .unwrap();
+}
+
+// ------------------------------------------- the 653bc6a modes and keys (issue 13 items 1, 2)
+
+/// The role mapping used for the CLIs: legacy for a 7950ff3 CLI, four modes (coordinated
+/// under a coordinator) for a 653bc6a one, and what a spawned session records.
+#[test]
+fn mode_mapping_between_the_two_vocabularies() {
+    use AgentMode::*;
+    let all = [
+        Worker,
+        Coordinator,
+        CoordinatedWorker,
+        CoordinatedCoordinator,
+        Execute,
+        Coordinate,
+    ];
+    assert_eq!(AgentMode::ALL, all);
+    let legacy: Vec<_> = all.iter().map(|m| m.legacy()).collect();
+    assert_eq!(
+        legacy,
+        [
+            Execute, Coordinate, Execute, Coordinate, Execute, Coordinate
+        ]
+    );
+    let standalone: Vec<_> = all.iter().map(|m| m.four_mode(false)).collect();
+    assert_eq!(
+        standalone,
+        [
+            Worker,
+            Coordinator,
+            Worker,
+            Coordinator,
+            Worker,
+            Coordinator
+        ]
+    );
+    let coordinated: Vec<_> = all.iter().map(|m| m.four_mode(true)).collect();
+    assert_eq!(
+        coordinated,
+        [
+            CoordinatedWorker,
+            CoordinatedCoordinator,
+            CoordinatedWorker,
+            CoordinatedCoordinator,
+            CoordinatedWorker,
+            CoordinatedCoordinator
+        ]
+    );
+    // Recorded: legacy values as sent, four-mode ones normalized.
+    let recorded: Vec<_> = all.iter().map(|m| m.for_spawn(true)).collect();
+    assert_eq!(
+        recorded,
+        [
+            CoordinatedWorker,
+            CoordinatedCoordinator,
+            CoordinatedWorker,
+            CoordinatedCoordinator,
+            Execute,
+            Coordinate
+        ]
+    );
+    let recorded: Vec<_> = all.iter().map(|m| m.for_spawn(false)).collect();
+    assert_eq!(
+        recorded,
+        [
+            Worker,
+            Coordinator,
+            Worker,
+            Coordinator,
+            Execute,
+            Coordinate
+        ]
+    );
+    let coordinators: Vec<_> = all.iter().map(|m| m.is_coordinator()).collect();
+    assert_eq!(coordinators, [false, true, false, true, false, true]);
+}
+
+/// Every mode the 653bc6a CLI and UI send, with and without a parent session: what the
+/// session records, its name and init command, and the `--mode` each CLI generation gets.
+#[tokio::test]
+async fn spawn_accepts_both_mode_vocabularies() {
+    let w = world().await;
+    let parent = w.h.session(&w.p, &[]).await;
+    // (sent, has parent) → (recorded, name word, command, legacy CLI, current CLI)
+    let cases = [
+        (
+            "worker", false, "worker", "Execute", "worker", "execute", "worker",
+        ),
+        (
+            "worker",
+            true,
+            "coordinated-worker",
+            "Execute",
+            "worker",
+            "execute",
+            "coordinated-worker",
+        ),
+        (
+            "coordinator",
+            false,
+            "coordinator",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinator",
+        ),
+        (
+            "coordinator",
+            true,
+            "coordinated-coordinator",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinated-coordinator",
+        ),
+        (
+            "coordinated-worker",
+            false,
+            "worker",
+            "Execute",
+            "worker",
+            "execute",
+            "worker",
+        ),
+        (
+            "coordinated-worker",
+            true,
+            "coordinated-worker",
+            "Execute",
+            "worker",
+            "execute",
+            "coordinated-worker",
+        ),
+        (
+            "coordinated-coordinator",
+            false,
+            "coordinator",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinator",
+        ),
+        (
+            "coordinated-coordinator",
+            true,
+            "coordinated-coordinator",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinated-coordinator",
+        ),
+        (
+            "execute", false, "execute", "Execute", "worker", "execute", "worker",
+        ),
+        (
+            "execute",
+            true,
+            "execute",
+            "Execute",
+            "worker",
+            "execute",
+            "coordinated-worker",
+        ),
+        (
+            "coordinate",
+            false,
+            "coordinate",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinator",
+        ),
+        (
+            "coordinate",
+            true,
+            "coordinate",
+            "Coordinate",
+            "orchestrator",
+            "coordinate",
+            "coordinated-coordinator",
+        ),
+    ];
+    for (i, (sent, from_parent, recorded, word, init, legacy, current)) in
+        cases.into_iter().enumerate()
+    {
+        let mut sub = w.h.subscribe();
+        let resp =
+            w.h.app
+                .spawn
+                .spawn(SpawnRequest {
+                    mode: Some(sent.into()),
+                    spawn_source: from_parent.then(|| "session".into()),
+                    session_id: from_parent.then(|| parent.id.clone()),
+                    task_ids: Some(vec![w.t1.id.clone()]),
+                    ..request(&w)
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{sent}: {e:?}"));
+        let s = &resp.session;
+        assert_eq!(s.metadata.as_ref().unwrap()["mode"], recorded, "{sent}");
+        assert_eq!(s.env["MAESTRO_MODE"], recorded, "{sent}");
+        assert_eq!(s.name, format!("{word} for {}", w.t1.id), "{sent}");
+        let req = &w.h.manifests.requests()[i];
+        assert_eq!(req.mode.as_str(), recorded, "{sent}");
+        assert_eq!(req.cli_mode(false).as_str(), legacy, "{sent}");
+        assert_eq!(req.cli_mode(true).as_str(), current, "{sent}");
+        let events = drain(&mut sub);
+        let spawn = events.iter().find(|e| e.name == ev::SESSION_SPAWN).unwrap();
+        assert_eq!(
+            spawn.data.to_value()["command"],
+            format!("maestro {init} init"),
+            "{sent}"
+        );
+    }
+}
+
+/// A member stored with a four-mode value (written by the 653bc6a CLI or server) decides the
+/// mode when the request has none.
+#[tokio::test]
+async fn a_member_with_a_four_mode_value_decides_the_mode() {
+    let w = world().await;
+    let parent = w.h.session(&w.p, &[]).await;
+    let m = member(
+        &w,
+        "Lead",
+        None,
+        Some(AgentMode::Coordinator),
+        Some(AgentTool::Hermes),
+    )
+    .await;
+    assert_eq!(m.mode, Some(AgentMode::Coordinator.into()));
+    let resp =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                team_member_id: Some(m.id.clone()),
+                spawn_source: Some("session".into()),
+                session_id: Some(parent.id.clone()),
+                ..request(&w)
+            })
+            .await
+            .unwrap();
+    assert_eq!(
+        resp.session.metadata.as_ref().unwrap()["mode"],
+        "coordinated-coordinator"
+    );
+    let req = w.h.manifests.single();
+    assert_eq!(req.mode, AgentMode::CoordinatedCoordinator);
+    assert_eq!(req.agent_tool, Some(AgentTool::Hermes), "the member's tool");
+    assert_eq!(req.cli_mode(false), AgentMode::Coordinate);
+}
+
+fn launch(v: Value) -> maestro_domain::entities::LaunchConfig {
+    serde_json::from_value(v).unwrap()
+}
+
+/// `launchConfig` decides model and tool over the body's `model` / `agentTool` and the
+/// members', its access mode decides the permission mode, and it is kept in the metadata.
+#[tokio::test]
+async fn launch_config_decides_model_tool_and_permission() {
+    use maestro_domain::entities::PermissionMode;
+    let w = world().await;
+    let m = member(&w, "M", Some("opus"), None, Some(AgentTool::Gemini)).await;
+    let lc = json!({"provider":"openai","model":"gpt-5.5","reasoningEffort":"high","speed":"fast","accessMode":"fullAccess"});
+    let resp =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                mode: Some("worker".into()),
+                team_member_id: Some(m.id.clone()),
+                model: Some("haiku".into()),
+                agent_tool: Some("claude-code".into()),
+                permission_mode: Some(PermissionMode::ReadOnly),
+                launch_config: Some(launch(lc.clone())),
+                ..request(&w)
+            })
+            .await
+            .unwrap();
+    let meta = resp.session.metadata.clone().unwrap();
+    assert_eq!(meta["launchConfig"], lc);
+    assert_eq!(
+        meta["permissionMode"], "bypassPermissions",
+        "accessMode wins over permissionMode"
+    );
+    let req = w.h.manifests.single();
+    assert_eq!(req.model.as_deref(), Some("gpt-5.5"));
+    assert_eq!(req.agent_tool, Some(AgentTool::Codex));
+    assert_eq!(req.launch_config, Some(launch(lc)));
+    assert_eq!(req.permission_mode, Some(PermissionMode::BypassPermissions));
+
+    // Without accessMode the body's permissionMode is used; the provider picks the tool.
+    w.h.app
+        .spawn
+        .spawn(SpawnRequest {
+            permission_mode: Some(PermissionMode::ReadOnly),
+            launch_config: Some(launch(
+                json!({"provider":"hermes","model":"hermes-default"}),
+            )),
+            ..request(&w)
+        })
+        .await
+        .unwrap();
+    let req = &w.h.manifests.requests()[1];
+    assert_eq!(req.agent_tool, Some(AgentTool::Hermes));
+    assert_eq!(req.model.as_deref(), Some("hermes-default"));
+    assert_eq!(req.permission_mode, Some(PermissionMode::ReadOnly));
+}
+
+/// The other 653bc6a keys are stored and passed on, and a child spawned by a session
+/// inherits the parent's delegate permission mode, member overrides and team.
+#[tokio::test]
+async fn newer_keys_are_stored_passed_on_and_inherited() {
+    use maestro_domain::entities::PermissionMode;
+    let w = world().await;
+    let overrides = json!({ "tm_a": { "launchConfig": {"provider":"claude","model":"claude-haiku-4-5"}, "permissionMode": "acceptEdits" } });
+    let coordinator =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                mode: Some("coordinator".into()),
+                member_overrides: Some(overrides.clone()),
+                delegate_permission_mode: Some(PermissionMode::ReadOnly),
+                use_worktree: Some(false),
+                team_id: Some(Some("team_1".into())),
+                cols: Some(120),
+                rows: Some(40),
+                ..request(&w)
+            })
+            .await
+            .unwrap()
+            .session;
+    let meta = coordinator.metadata.clone().unwrap();
+    assert_eq!(meta["mode"], "coordinator");
+    assert_eq!(meta["memberOverrides"], overrides);
+    assert_eq!(meta["delegatePermissionMode"], "readOnly");
+    assert_eq!(meta["useWorktree"], false);
+    assert!(meta.get("permissionMode").is_none(), "{meta}");
+    assert!(meta.get("cols").is_none() && meta.get("rows").is_none());
+    assert_eq!(coordinator.extra.get("teamId"), Some(&json!("team_1")));
+    assert_eq!(to_json(&coordinator)["teamId"], "team_1");
+    let req = w.h.manifests.single();
+    assert_eq!(req.team_id.as_deref(), Some("team_1"));
+    assert_eq!(req.member_overrides, Some(overrides.clone()));
+    assert_eq!(req.delegate_permission_mode, Some(PermissionMode::ReadOnly));
+    assert_eq!(req.permission_mode, None);
+
+    // A worker spawned by the coordinator session.
+    let worker =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                mode: Some("worker".into()),
+                spawn_source: Some("session".into()),
+                session_id: Some(coordinator.id.clone()),
+                ..request(&w)
+            })
+            .await
+            .unwrap()
+            .session;
+    let meta = worker.metadata.clone().unwrap();
+    assert_eq!(meta["mode"], "coordinated-worker");
+    assert_eq!(
+        meta["permissionMode"], "readOnly",
+        "the parent's delegate mode"
+    );
+    assert_eq!(meta["memberOverrides"], overrides);
+    assert_eq!(worker.extra.get("teamId"), Some(&json!("team_1")));
+    let req = &w.h.manifests.requests()[1];
+    assert_eq!(req.permission_mode, Some(PermissionMode::ReadOnly));
+    assert_eq!(req.team_id.as_deref(), Some("team_1"));
+
+    // An explicit `teamId: null` leaves the parent's team.
+    let loner =
+        w.h.app
+            .spawn
+            .spawn(SpawnRequest {
+                spawn_source: Some("session".into()),
+                session_id: Some(coordinator.id.clone()),
+                team_id: Some(None),
+                ..request(&w)
+            })
+            .await
+            .unwrap()
+            .session;
+    assert!(loner.extra.get("teamId").is_none());
+    assert_eq!(w.h.manifests.requests()[2].team_id, None);
+}
+
+/// The exact bodies of the 653bc6a CLI read without a complaint; a key of the wrong type is
+/// a 400 `VALIDATION_ERROR` naming every offending field.
+#[test]
+fn from_json_reads_the_newer_keys_and_refuses_bad_types() {
+    use maestro_domain::entities::PermissionMode;
+    let body = json!({
+        "projectId": "proj_1", "taskIds": ["task_1"], "mode": "coordinator",
+        "spawnSource": "session", "sessionId": "sess_1", "skills": ["maestro-orchestrator"],
+        "sessionName": "Coordinator run", "teamMemberId": "tm_1",
+        "context": { "reason": "coordinate it" },
+        "initialDirective": { "subject": "Kick-off", "message": "Start with the API", "fromSessionId": "sess_1" },
+        "launchConfig": {"provider":"claude","model":"claude-opus-4-8","reasoningEffort":"high","accessMode":"fullAccess"},
+        "memberOverrides": { "tm_2": { "model": "opus", "skillIds": ["a"] } },
+        "permissionMode": "acceptEdits", "delegatePermissionMode": "readOnly",
+        "useWorktree": true, "teamId": null, "cols": 200, "rows": 50
+    });
+    let r = SpawnRequest::from_json(&body).unwrap();
+    assert_eq!(r.mode.as_deref(), Some("coordinator"));
+    assert_eq!(
+        r.launch_config,
+        Some(launch(
+            json!({"provider":"claude","model":"claude-opus-4-8","reasoningEffort":"high","accessMode":"fullAccess"})
+        ))
+    );
+    assert_eq!(r.member_overrides, Some(body["memberOverrides"].clone()));
+    assert_eq!(r.permission_mode, Some(PermissionMode::AcceptEdits));
+    assert_eq!(r.delegate_permission_mode, Some(PermissionMode::ReadOnly));
+    assert_eq!(r.use_worktree, Some(true));
+    assert_eq!(r.team_id, Some(None));
+    assert_eq!((r.cols, r.rows), (Some(200), Some(50)));
+    assert_eq!(r.initial_directive, Some(body["initialDirective"].clone()));
+    let r = SpawnRequest::from_json(&json!({ "teamId": "team_1" })).unwrap();
+    assert_eq!(r.team_id, Some(Some("team_1".into())));
+    assert_eq!(SpawnRequest::from_json(&json!({})).unwrap().team_id, None);
+
+    let bad = json!({
+        "projectId": "proj_1", "taskIds": ["task_1"],
+        "launchConfig": { "provider": "azure", "model": "gpt-5.5" },
+        "memberOverrides": { "tm_2": { "permissionMode": "yolo" }, "tm_3": 4 },
+        "permissionMode": true, "delegatePermissionMode": "all",
+        "useWorktree": "yes", "teamId": 7, "cols": 0, "rows": 1001,
+        "initialDirective": "go"
+    });
+    let err = SpawnRequest::from_json(&bad).unwrap_err();
+    assert_eq!(err.code(), "VALIDATION_ERROR");
+    let DomainError::Spawn {
+        kind,
+        message,
+        details,
+        ..
+    } = err
+    else {
+        panic!("a spawn error");
+    };
+    assert_eq!(kind, SpawnErrorKind::BadRequest);
+    assert_eq!(
+        message,
+        "Invalid value for 'launchConfig.provider': must be one of claude | openai | hermes | gemini"
+    );
+    let paths: Vec<String> = details
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "launchConfig.provider",
+            "memberOverrides.tm_2.permissionMode",
+            "memberOverrides.tm_3",
+            "permissionMode",
+            "delegatePermissionMode",
+            "useWorktree",
+            "teamId",
+            "cols",
+            "rows",
+            "initialDirective"
+        ]
+    );
 }

@@ -308,11 +308,17 @@ pub fn get(id: &str) -> Option<&'static WorkflowTemplate> {
 
 /// The templates for `GET /api/workflow-templates?mode=…`.
 ///
-/// Filters only when `mode` is `execute` or `coordinate`; any other value (or none) returns
-/// every template, as the reference does.
+/// Filters by role when `mode` is one of [`AgentMode`]: `execute`, `worker` and
+/// `coordinated-worker` select the worker templates, `coordinate`, `coordinator` and
+/// `coordinated-coordinator` the coordinator ones (the 653bc6a server maps the legacy names
+/// the same way, issue 13); any other value (or none) returns every template, as the
+/// reference does.
 pub fn by_mode(mode: Option<&str>) -> Vec<&'static WorkflowTemplate> {
     match mode.and_then(AgentMode::parse) {
-        Some(mode) => all().iter().filter(|t| t.mode == mode).collect(),
+        Some(mode) => all()
+            .iter()
+            .filter(|t| t.mode.is_coordinator() == mode.is_coordinator())
+            .collect(),
         None => all().iter().collect(),
     }
 }

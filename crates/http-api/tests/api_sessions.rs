@@ -578,7 +578,7 @@ async fn spawn_success_and_failure() {
         req.team_member_id.as_deref(),
         Some(format!("tm_{p}_coordinator").as_str())
     );
-    assert_eq!(req.mode, "coordinate");
+    assert_eq!(req.mode.as_str(), "coordinate");
 
     for (body, status, code) in [
         (json!({}), 400, "MISSING_PROJECT_ID"),

@@ -375,7 +375,10 @@ async fn spawn_checks_its_enums_ids_and_cli_values() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let req = h.manifests.requests.lock().unwrap()[0].clone();
-    assert_eq!(req.agent_tool.as_deref(), Some("codex"));
+    assert_eq!(
+        req.agent_tool,
+        Some(maestro_domain::entities::AgentTool::Codex)
+    );
     assert_eq!(req.model.as_deref(), Some("gpt-5.3-codex"));
 }
 

@@ -37,6 +37,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_row_level_security.sql",
         sql: include_str!("../../../migrations/0002_row_level_security.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_team_member_modes.sql",
+        sql: include_str!("../../../migrations/0003_team_member_modes.sql"),
+    },
 ];
 
 /// A stable advisory-lock key for `schema` (FNV-1a 64 over a fixed prefix and the name).

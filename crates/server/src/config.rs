@@ -184,6 +184,10 @@ pub struct SpawnConfig {
     pub cli_path: String,
     /// Time limit of `manifest generate`, ms.
     pub timeout_ms: u64,
+    /// Which `manifest generate` the CLI is: `auto` (ask it once), `legacy` (7950ff3:
+    /// `execute | coordinate`) or `current` (653bc6a: the four modes, `--launch-config`);
+    /// issue 13, NEWER-CLI-REQUESTS §4.3.
+    pub cli_modes: crate::manifest_cli::CliModes,
 }
 
 /// `[postgres]`: used when `store.backend = "postgres"`, and by `maestro-server migrate` and
@@ -287,6 +291,7 @@ impl Default for Config {
             spawn: SpawnConfig {
                 cli_path: "maestro".into(),
                 timeout_ms: 60_000,
+                cli_modes: crate::manifest_cli::CliModes::Auto,
             },
             postgres: PostgresConfig {
                 url: None,
@@ -797,6 +802,25 @@ mod tests {
         assert_eq!(c.spawn.cli_path, "/opt/maestro");
         assert_eq!(c.log.level, "debug");
         assert_eq!(c.http.cors_origins, vec!["http://a", "http://b"]);
+    }
+
+    #[test]
+    fn spawn_cli_modes_default_to_auto_and_name_the_key_when_bad() {
+        use crate::manifest_cli::CliModes;
+        assert_eq!(
+            Config::load(None, &env(&[]))
+                .expect("loads")
+                .spawn
+                .cli_modes,
+            CliModes::Auto
+        );
+        for (text, modes) in [("legacy", CliModes::Legacy), ("current", CliModes::Current)] {
+            let c = Config::load(None, &env(&[("MAESTRO_SPAWN__CLI_MODES", text)])).expect("loads");
+            assert_eq!(c.spawn.cli_modes, modes);
+        }
+        let err = Config::load(None, &env(&[("MAESTRO_SPAWN__CLI_MODES", "newest")]))
+            .expect_err("bad value");
+        assert!(err.to_string().contains("spawn.cli_modes"), "{err}");
     }
 
     #[test]

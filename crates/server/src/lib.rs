@@ -309,6 +309,8 @@ impl Server {
                 data: sp.manifest_data,
                 server_url: server_url.clone(),
                 timeout: Duration::from_millis(cfg.spawn.timeout_ms),
+                modes: cfg.spawn.cli_modes,
+                detected: Arc::default(),
             }),
             bus: bus_dyn.clone(),
             ids: Arc::new(RandomIdGenerator),

@@ -279,17 +279,22 @@ mod tests {
     fn request(tasks: &[&str], refs: &[&str]) -> ManifestRequest {
         ManifestRequest {
             session_id: "sess_1".into(),
-            mode: "execute".into(),
+            mode: maestro_domain::entities::AgentMode::Execute,
             project_id: "proj_1".into(),
             task_ids: tasks.iter().map(|s| (*s).to_owned()).collect(),
             skills: vec![],
             model: None,
             agent_tool: None,
+            launch_config: None,
             reference_task_ids: refs.iter().map(|s| (*s).to_owned()).collect(),
             team_member_ids: vec![],
             team_member_id: None,
+            team_id: None,
             initial_directive: None,
             coordinator_session_id: None,
+            permission_mode: None,
+            delegate_permission_mode: None,
+            member_overrides: None,
         }
     }
 

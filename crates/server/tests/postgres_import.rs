@@ -277,7 +277,7 @@ async fn import_fs_names_values_postgres_cannot_hold_and_writes_nothing() {
         r#"task task_1706800000001_doneaaaaa: tasks.priority: "urgent""#,
         r#"session sess_1706800000002_runningaa: sessions.status: "running""#,
         r#"team member tm_1706800000003_cursoraaa (project proj_1706800000000_uncheckd0): team_members.agent_tool: "cursor""#,
-        r#"team_members.mode: "plan" is not one of execute | coordinate"#,
+        r#"team_members.mode: "plan" is not one of worker | coordinator | coordinated-worker | coordinated-coordinator | execute | coordinate"#,
         r#"team_members.permission_mode: "yolo""#,
     ] {
         assert!(err.contains(needle), "{needle:?} in:\n{err}");

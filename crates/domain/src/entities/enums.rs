@@ -346,7 +346,7 @@ string_enum!(
 );
 
 string_enum!(
-    /// Agent CLI a team member runs (ref §1.9).
+    /// Agent CLI a team member runs (ref §1.9; `hermes` since the 653bc6a CLI, issue 13).
     AgentTool {
         /// Claude Code.
         ClaudeCode => "claude-code",
@@ -354,18 +354,81 @@ string_enum!(
         Codex => "codex",
         /// Gemini.
         Gemini => "gemini",
+        /// Hermes (known to the 653bc6a CLI only).
+        Hermes => "hermes",
     }
 );
 
 string_enum!(
-    /// Agent mode (ref §1.9).
+    /// Agent mode (ref §1.9). The 653bc6a CLI and server speak four modes — a role (worker or
+    /// coordinator) and whether a coordinator session spawned it; the 7950ff3 vocabulary
+    /// `execute | coordinate` is still accepted and stored as sent (issue 13 item 1,
+    /// NEWER-CLI-REQUESTS §2.5, §4.2).
     AgentMode {
-        /// Execute tasks directly.
+        /// Works on tasks itself, spawned by no coordinator.
+        Worker => "worker",
+        /// Coordinates other sessions, spawned by no coordinator.
+        Coordinator => "coordinator",
+        /// A worker spawned by a coordinator session.
+        CoordinatedWorker => "coordinated-worker",
+        /// A coordinator spawned by a coordinator session.
+        CoordinatedCoordinator => "coordinated-coordinator",
+        /// Legacy (7950ff3) worker mode.
         Execute => "execute",
-        /// Coordinate other sessions.
+        /// Legacy (7950ff3) coordinator mode.
         Coordinate => "coordinate",
     }
 );
+
+impl AgentMode {
+    /// True for the coordinator role: `coordinator`, `coordinated-coordinator` and the
+    /// legacy `coordinate`.
+    pub fn is_coordinator(self) -> bool {
+        matches!(
+            self,
+            Self::Coordinator | Self::CoordinatedCoordinator | Self::Coordinate
+        )
+    }
+
+    /// True for the 7950ff3 vocabulary (`execute`, `coordinate`).
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Self::Execute | Self::Coordinate)
+    }
+
+    /// The same role in the 7950ff3 vocabulary, the only one a 7950ff3 `maestro` CLI
+    /// accepts: `execute` for workers, `coordinate` for coordinators.
+    pub fn legacy(self) -> Self {
+        if self.is_coordinator() {
+            Self::Coordinate
+        } else {
+            Self::Execute
+        }
+    }
+
+    /// The same role in the four-mode vocabulary, `coordinated-*` exactly when the session
+    /// has a coordinator (a parent session): the 653bc6a server's `normalizeMode`
+    /// (NEWER-CLI-REQUESTS §4.2). A `coordinated-*` mode without a coordinator becomes the
+    /// plain one.
+    pub fn four_mode(self, has_coordinator: bool) -> Self {
+        match (self.is_coordinator(), has_coordinator) {
+            (true, true) => Self::CoordinatedCoordinator,
+            (true, false) => Self::Coordinator,
+            (false, true) => Self::CoordinatedWorker,
+            (false, false) => Self::Worker,
+        }
+    }
+
+    /// The mode a spawned session records (`metadata.mode`, `MAESTRO_MODE`): a legacy mode
+    /// stays as sent, so 7950ff3 clients see their own vocabulary; a four-mode one is
+    /// normalized with [`Self::four_mode`] as the 653bc6a server does.
+    pub fn for_spawn(self, has_coordinator: bool) -> Self {
+        if self.is_legacy() {
+            self
+        } else {
+            self.four_mode(has_coordinator)
+        }
+    }
+}
 
 string_enum!(
     /// Agent permission mode (ref §1.9).
@@ -380,6 +443,100 @@ string_enum!(
         BypassPermissions => "bypassPermissions",
     }
 );
+
+impl PermissionMode {
+    /// The launch-config access mode of this permission mode (the 653bc6a CLI's mapping:
+    /// bypassPermissions ↔ fullAccess, acceptEdits ↔ acceptEdits, readOnly ↔ plan,
+    /// interactive ↔ safe).
+    pub fn access_mode(self) -> AccessMode {
+        match self {
+            Self::BypassPermissions => AccessMode::FullAccess,
+            Self::AcceptEdits => AccessMode::AcceptEdits,
+            Self::ReadOnly => AccessMode::Plan,
+            Self::Interactive => AccessMode::Safe,
+        }
+    }
+}
+
+string_enum!(
+    /// Provider of a spawn `launchConfig` (NEWER-CLI-REQUESTS §4.1; issue 13 item 2).
+    LaunchProvider {
+        /// Anthropic models, run with Claude Code.
+        Claude => "claude",
+        /// OpenAI models, run with Codex.
+        Openai => "openai",
+        /// Hermes.
+        Hermes => "hermes",
+        /// Google models, run with the Gemini CLI.
+        Gemini => "gemini",
+    }
+);
+
+impl LaunchProvider {
+    /// The agent tool that runs this provider's models.
+    pub fn agent_tool(self) -> AgentTool {
+        match self {
+            Self::Claude => AgentTool::ClaudeCode,
+            Self::Openai => AgentTool::Codex,
+            Self::Hermes => AgentTool::Hermes,
+            Self::Gemini => AgentTool::Gemini,
+        }
+    }
+}
+
+string_enum!(
+    /// Reasoning effort of a `launchConfig`.
+    ReasoningEffort {
+        /// Minimal.
+        Minimal => "minimal",
+        /// Low.
+        Low => "low",
+        /// Medium.
+        Medium => "medium",
+        /// High.
+        High => "high",
+        /// Extra high.
+        Xhigh => "xhigh",
+        /// Maximum.
+        Max => "max",
+    }
+);
+
+string_enum!(
+    /// Speed tier of a `launchConfig`.
+    LaunchSpeed {
+        /// Standard.
+        Standard => "standard",
+        /// Fast.
+        Fast => "fast",
+    }
+);
+
+string_enum!(
+    /// Access mode of a `launchConfig`: the provider-neutral permission mode.
+    AccessMode {
+        /// Ask before acting (`interactive`).
+        Safe => "safe",
+        /// Accept edits.
+        AcceptEdits => "acceptEdits",
+        /// Plan only (`readOnly`).
+        Plan => "plan",
+        /// No prompts (`bypassPermissions`).
+        FullAccess => "fullAccess",
+    }
+);
+
+impl AccessMode {
+    /// The permission mode of this access mode (inverse of [`PermissionMode::access_mode`]).
+    pub fn permission_mode(self) -> PermissionMode {
+        match self {
+            Self::FullAccess => PermissionMode::BypassPermissions,
+            Self::AcceptEdits => PermissionMode::AcceptEdits,
+            Self::Plan => PermissionMode::ReadOnly,
+            Self::Safe => PermissionMode::Interactive,
+        }
+    }
+}
 
 string_enum!(
     /// Which UI an ordering belongs to (ref §1.11).

@@ -7,6 +7,7 @@
 //! and written back as stored ([`stored`], [`Stored`]).
 
 mod enums;
+mod launch;
 mod mail;
 mod model_profile;
 mod ordering;
@@ -18,6 +19,7 @@ mod team_member;
 mod text;
 
 pub use enums::*;
+pub use launch::*;
 pub use mail::*;
 pub use model_profile::*;
 pub use ordering::*;

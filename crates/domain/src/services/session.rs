@@ -42,6 +42,9 @@ pub struct CreateSession {
     pub parent_session_id: Option<String>,
     /// Suppresses `session:created` and `task:session_added`.
     pub suppress_created_event: bool,
+    /// Top-level keys the session entity has no field for, stored as sent (spawn: `teamId`,
+    /// NEWER-CLI-REQUESTS §4.2).
+    pub extra: Extra,
 }
 
 /// Sessions.
@@ -165,7 +168,7 @@ impl SessionService {
             team_member_ids: None,
             team_member_snapshots: None,
             parent_session_id: input.parent_session_id,
-            extra: Extra::new(),
+            extra: input.extra,
             odd: Default::default(),
         };
         if let Some((ids, snaps)) = &members {

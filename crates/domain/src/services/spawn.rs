@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::{CreateSession, Ctx, SessionService, TeamMemberService, to_json};
 use crate::entities::{
-    AgentMode, AgentTool, Session, SessionPatch, SessionStatus, SpawnSource, Task,
+    AgentMode, AgentTool, Extra, LaunchConfig, PermissionMode, Session, SessionPatch,
+    SessionStatus, SpawnSource, Task,
 };
 use crate::error::{DomainError, DomainResult, SpawnErrorKind};
 use crate::events::{NewEvent, names};
@@ -35,7 +36,8 @@ pub struct SpawnRequest {
     pub session_id: Option<String>,
     /// `ui` (default) or `session`.
     pub spawn_source: Option<String>,
-    /// `execute` or `coordinate`.
+    /// One of [`AgentMode`]: `worker | coordinator | coordinated-worker |
+    /// coordinated-coordinator` or the legacy `execute | coordinate`.
     pub mode: Option<String>,
     /// Free context object.
     pub context: Option<Value>,
@@ -49,8 +51,28 @@ pub struct SpawnRequest {
     pub agent_tool: Option<String>,
     /// Model.
     pub model: Option<String>,
-    /// `{subject, message, fromSessionId?}`.
+    /// `{subject, message, fromSessionId?}` (`MAESTRO_INITIAL_DIRECTIVE` for the CLI).
     pub initial_directive: Option<Value>,
+    /// `launchConfig`: decides model and agent tool over `model` / `agentTool` and the
+    /// members'; kept in `metadata.launchConfig`.
+    pub launch_config: Option<LaunchConfig>,
+    /// `memberOverrides` as sent (`{<teamMemberId>: {…}}`); kept in
+    /// `metadata.memberOverrides`, given to the CLI as `MAESTRO_MEMBER_OVERRIDES`.
+    pub member_overrides: Option<Value>,
+    /// Session-level permission mode (below `launchConfig.accessMode`).
+    pub permission_mode: Option<PermissionMode>,
+    /// Permission mode for the sessions this one spawns; kept in
+    /// `metadata.delegatePermissionMode`.
+    pub delegate_permission_mode: Option<PermissionMode>,
+    /// `useWorktree`: recorded in `metadata.useWorktree`; this server creates no worktree.
+    pub use_worktree: Option<bool>,
+    /// `teamId`: `None` absent (the parent's is inherited), `Some(None)` an explicit `null`
+    /// (no team), `Some(Some(id))` that team. Kept as the session's top-level `teamId`.
+    pub team_id: Option<Option<String>>,
+    /// Terminal columns for a server-hosted PTY (checked, not used: no server PTY here).
+    pub cols: Option<u16>,
+    /// Terminal rows for a server-hosted PTY (checked, not used).
+    pub rows: Option<u16>,
 }
 
 /// The `201` body of a successful spawn.
@@ -94,8 +116,53 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
     }
 }
 
+/// What a spawned session takes over from its parent session when the request does not say
+/// (the 653bc6a server's rules, NEWER-CLI-REQUESTS §4.2).
+#[derive(Default)]
+struct Inherited {
+    /// The parent's `metadata.delegatePermissionMode`, else `bypassPermissions` when the
+    /// parent runs with it.
+    permission_mode: Option<PermissionMode>,
+    /// The parent's `metadata.memberOverrides`.
+    member_overrides: Option<Value>,
+    /// The parent's top-level `teamId`.
+    team_id: Option<String>,
+}
+
+impl Inherited {
+    fn from_parent(parent: Option<&Session>) -> Self {
+        let Some(parent) = parent else {
+            return Self::default();
+        };
+        let meta = |k: &str| parent.metadata.as_ref().and_then(|m| m.get(k));
+        let mode = |k: &str| {
+            meta(k)
+                .and_then(Value::as_str)
+                .and_then(PermissionMode::parse)
+        };
+        Self {
+            permission_mode: mode("delegatePermissionMode").or_else(|| {
+                mode("permissionMode").filter(|m| *m == PermissionMode::BypassPermissions)
+            }),
+            member_overrides: meta("memberOverrides").filter(|o| o.is_object()).cloned(),
+            team_id: parent
+                .extra
+                .get("teamId")
+                .and_then(Value::as_str)
+                .filter(|t| is_valid_id(t) && !t.starts_with('-'))
+                .map(str::to_owned),
+        }
+    }
+}
+
 impl SpawnService {
-    /// Runs the spawn flow of ref §3.3.6. Emits `session:updated` (env), `session:spawn`, then
+    /// Runs the spawn flow of ref §3.3.6 with the 653bc6a additions (issue 13 items 1 and 2,
+    /// NEWER-CLI-REQUESTS §4.2): either mode vocabulary (`metadata.mode` and `MAESTRO_MODE`
+    /// get [`AgentMode::for_spawn`]); `launchConfig` decides model and agent tool and is kept
+    /// in `metadata.launchConfig`; `memberOverrides`, the resolved `permissionMode`,
+    /// `delegatePermissionMode` and `useWorktree` go to `metadata`, `teamId` to the session's
+    /// top level; a parent session hands down its `delegatePermissionMode`,
+    /// `memberOverrides` and `teamId`. Emits `session:updated` (env), `session:spawn`, then
     /// `task:session_added` per task.
     ///
     /// # Errors
@@ -104,12 +171,13 @@ impl SpawnService {
     /// `details: [{path, message}]`): `MISSING_PROJECT_ID`, `INVALID_PROJECT_ID`,
     /// `INVALID_TASK_IDS` (also for an element breaking the id rule),
     /// `INVALID_SPAWN_SOURCE`, `MISSING_SESSION_ID`, `INVALID_SESSION_ID`,
-    /// `INVALID_TEAM_MEMBER_IDS`, `INVALID_AGENT_TOOL` (not `claude-code | codex | gemini`),
+    /// `INVALID_TEAM_MEMBER_IDS`, `INVALID_AGENT_TOOL` (not one of [`AgentTool`]),
     /// `INVALID_MODEL` / `INVALID_SKILLS` (a value the CLI would read as an option, a skill
     /// with a comma), `PARENT_SESSION_NOT_FOUND`, `TASK_NOT_FOUND` (details `{taskId}`),
-    /// `INVALID_MODE`, `INVALID_AGENT_TOOL` (a member's stored tool outside the set),
-    /// `PROJECT_NOT_FOUND`, `MANIFEST_GENERATION_FAILED` (500; the session is marked
-    /// failed), `SPAWN_ERROR` (500).
+    /// `INVALID_MODE` (not one of [`AgentMode`]), `INVALID_AGENT_TOOL` (a member's stored
+    /// tool outside the set), `PROJECT_NOT_FOUND`, `MANIFEST_GENERATION_FAILED` (500; the
+    /// session is marked failed), `SPAWN_ERROR` (500). A mistyped new key is refused by
+    /// [`SpawnRequest::from_json`] (`VALIDATION_ERROR`).
     pub async fn spawn(&self, req: SpawnRequest) -> DomainResult<SpawnResponse> {
         use SpawnErrorKind::*;
         let project_id = req
@@ -166,9 +234,13 @@ impl SpawnService {
             ));
         }
         req.check_values()?;
+        let parent_session = match &parent {
+            Some(parent_id) => self.ctx.ports.sessions.get(parent_id).await?,
+            None => None,
+        };
         if source == SpawnSource::Session
             && let Some(parent_id) = &parent
-            && self.ctx.ports.sessions.get(parent_id).await?.is_none()
+            && parent_session.is_none()
         {
             return Err(err(
                 NotFound,
@@ -225,7 +297,9 @@ impl SpawnService {
         let member_tool = members.iter().find_map(|m| m.agent_tool.clone());
         let snapshots: Vec<_> = members.iter().map(|m| m.snapshot()).collect();
         // `body.mode || member mode || 'execute'`; anything else is `invalid_mode` (ref §3.3.6
-        // step 6), which a member's stored unknown mode reaches too.
+        // step 6), which a member's stored unknown mode reaches too. Either vocabulary is
+        // accepted; a four-mode value becomes `coordinated-*` under a parent session, a
+        // legacy one is kept as sent (`AgentMode::for_spawn`, issue 13 item 1).
         let mode = match req.mode.as_deref().filter(|m| !m.is_empty()) {
             Some(m) => AgentMode::parse(m),
             None => member_mode.map_or(Some(AgentMode::Execute), |m| m.known()),
@@ -234,13 +308,29 @@ impl SpawnService {
             err(
                 BadRequest,
                 "INVALID_MODE",
-                "mode must be \"execute\" or \"coordinate\"",
+                format!(
+                    "mode must be one of: {}",
+                    AgentMode::ALL
+                        .iter()
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             )
-        })?;
-        let model = req.model.clone().filter(|m| !m.is_empty()).or(member_model);
-        // `body.agentTool || member agentTool`; the body's was checked above. A member's
-        // stored tool outside the set is refused like a stored mode (the CLI would exit 1).
+        })?
+        .for_spawn(parent.is_some());
+        let launch = req.launch_config.clone();
+        // `launchConfig.model || body.model || the members' strongest model`.
+        let model = launch
+            .as_ref()
+            .map(|l| l.model.clone())
+            .or_else(|| req.model.clone().filter(|m| !m.is_empty()))
+            .or(member_model);
+        // `launchConfig.provider's tool || body.agentTool || member agentTool`; the body's was
+        // checked above. A member's stored tool outside the set is refused like a stored mode
+        // (the CLI would exit 1).
         let agent_tool = match req.agent_tool.as_deref().filter(|t| !t.is_empty()) {
+            _ if launch.is_some() => launch.as_ref().map(LaunchConfig::agent_tool),
             Some(t) => AgentTool::parse(t),
             None => match member_tool {
                 None => None,
@@ -256,8 +346,26 @@ impl SpawnService {
                     )
                 })?),
             },
+        };
+        let inherited = Inherited::from_parent(parent_session.as_ref());
+        // `launchConfig.accessMode || body.permissionMode || the parent's
+        // delegatePermissionMode || bypassPermissions when the parent has it` (§4.2).
+        let permission_mode = launch
+            .as_ref()
+            .and_then(|l| l.access_mode)
+            .map(|a| a.permission_mode())
+            .or(req.permission_mode)
+            .or(inherited.permission_mode);
+        let member_overrides = req.member_overrides.clone().or(inherited.member_overrides);
+        let team_id = match &req.team_id {
+            Some(explicit) => explicit.clone(),
+            None => inherited.team_id,
+        };
+        if req.use_worktree == Some(true) {
+            tracing::warn!(
+                "spawn asked for useWorktree: this server creates no git worktrees; the session runs in the project directory"
+            );
         }
-        .map(|t| t.as_str().to_owned());
         let Some(project) = self.ctx.ports.projects.get(&project_id).await? else {
             return Err(err(
                 NotFound,
@@ -266,11 +374,12 @@ impl SpawnService {
             ));
         };
 
-        let mode_word = match mode {
-            AgentMode::Execute => "Execute",
-            AgentMode::Coordinate => "Coordinate",
+        let mode_word = if mode.is_coordinator() {
+            "Coordinate"
+        } else {
+            "Execute"
         };
-        let metadata = json!({
+        let mut metadata = json!({
             "skills": req.skills.clone().unwrap_or_default(),
             "spawnedBy": parent,
             "spawnSource": source.as_str(),
@@ -279,6 +388,27 @@ impl SpawnService {
             "teamMemberIds": if member_ids.is_empty() { None } else { Some(member_ids.clone()) },
             "context": req.context.clone().unwrap_or_else(|| json!({})),
         });
+        if let Some(obj) = metadata.as_object_mut() {
+            if let Some(l) = &launch {
+                obj.insert("launchConfig".into(), to_json(l));
+            }
+            if let Some(o) = &member_overrides {
+                obj.insert("memberOverrides".into(), o.clone());
+            }
+            if let Some(p) = permission_mode {
+                obj.insert("permissionMode".into(), p.as_str().into());
+            }
+            if let Some(p) = req.delegate_permission_mode {
+                obj.insert("delegatePermissionMode".into(), p.as_str().into());
+            }
+            if let Some(w) = req.use_worktree {
+                obj.insert("useWorktree".into(), w.into());
+            }
+        }
+        let mut extra = Extra::new();
+        if let Some(t) = &team_id {
+            extra.insert("teamId".into(), t.clone().into());
+        }
         let sessions = SessionService {
             ctx: self.ctx.clone(),
         };
@@ -299,6 +429,7 @@ impl SpawnService {
                     metadata: Some(metadata),
                     parent_session_id: parent.clone(),
                     suppress_created_event: true,
+                    extra,
                     ..CreateSession::default()
                 },
                 members_field,
@@ -318,12 +449,13 @@ impl SpawnService {
         keep_valid_stored("reference task", &mut reference_task_ids);
         let manifest_request = ManifestRequest {
             session_id: session.id.clone(),
-            mode: mode.as_str().to_owned(),
+            mode,
             project_id: project_id.clone(),
             task_ids: task_ids.clone(),
             skills: req.skills.clone().unwrap_or_default(),
             model,
             agent_tool,
+            launch_config: launch,
             reference_task_ids,
             team_member_ids: if member_ids.len() > 1 {
                 member_ids.clone()
@@ -331,8 +463,12 @@ impl SpawnService {
                 req.delegate_team_member_ids.clone().unwrap_or_default()
             },
             team_member_id: (member_ids.len() == 1).then(|| member_ids[0].clone()),
+            team_id,
             initial_directive: req.initial_directive.clone(),
             coordinator_session_id: parent.clone(),
+            permission_mode,
+            delegate_permission_mode: req.delegate_permission_mode,
+            member_overrides,
         };
         let manifest = match self.ctx.ports.manifests.generate(&manifest_request).await {
             Ok(m) => m,
@@ -372,9 +508,10 @@ impl SpawnService {
             )
             .await?;
 
-        let command = match mode {
-            AgentMode::Execute => "maestro worker init",
-            AgentMode::Coordinate => "maestro orchestrator init",
+        let command = if mode.is_coordinator() {
+            "maestro orchestrator init"
+        } else {
+            "maestro worker init"
         };
         let spawn_event = json!({
             "session": to_json(&session),

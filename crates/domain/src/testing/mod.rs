@@ -177,6 +177,7 @@ where
             sessions::appends,
             sessions::delete_and_exists,
             sessions::concurrent_appends,
+            sessions::spawn_metadata_of_newer_servers,
         ]
     );
 }
@@ -209,7 +210,11 @@ where
     run_cases!(
         "team_members",
         make,
-        [team_members::custom_crud, team_members::overrides]
+        [
+            team_members::custom_crud,
+            team_members::overrides,
+            team_members::every_mode_and_tool
+        ]
     );
 }
 

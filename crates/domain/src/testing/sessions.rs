@@ -364,3 +364,28 @@ pub async fn concurrent_appends(repo: Arc<dyn SessionRepository>) {
     assert_eq!(t.len(), 51, "initial entry + 50 appends");
     assert_eq!(e.len(), 50);
 }
+
+/// A session spawned by the 653bc6a server or by this one for a 653bc6a client (issue 13):
+/// a four-mode `metadata.mode`, `launchConfig`, `memberOverrides`, permission modes,
+/// `MAESTRO_MODE` in `env` and a top-level `teamId` are kept as written.
+pub async fn spawn_metadata_of_newer_servers(repo: Arc<dyn SessionRepository>) {
+    for (i, mode) in crate::entities::AgentMode::ALL.iter().enumerate() {
+        let mut s = session(&format!("sess_mode_{i}"), "p1", T0 + i as i64);
+        s.metadata = Some(json!({
+            "skills": ["maestro-worker"], "spawnedBy": "sess_parent", "spawnSource": "session",
+            "mode": mode.as_str(), "agentTool": "codex", "model": "gpt-5.5",
+            "launchConfig": {"provider": "openai", "model": "gpt-5.5", "reasoningEffort": "high",
+                             "speed": "fast", "accessMode": "fullAccess"},
+            "teamMemberId": null, "teamMemberIds": null, "context": {},
+            "memberOverrides": {"tm_a": {"launchConfig": {"provider": "hermes", "model": "hermes-default"}}},
+            "permissionMode": "bypassPermissions", "delegatePermissionMode": "readOnly"
+        }));
+        s.env
+            .insert("MAESTRO_MODE".to_owned(), mode.as_str().to_owned());
+        s.extra.insert("teamId".to_owned(), json!("team_1"));
+        s.extra
+            .insert("rootSessionId".to_owned(), json!("sess_parent"));
+        assert_eq!(ok(repo.upsert(s.clone()).await, "upsert"), s);
+        assert_eq!(ok(repo.get(&s.id).await, "get"), Some(s));
+    }
+}

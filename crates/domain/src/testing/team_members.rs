@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::entities::{AgentMode, AgentTool, Lenient};
 use crate::ports::TeamMemberRepository;
 
 use super::fixtures::{extra, member};
@@ -100,5 +101,43 @@ pub async fn overrides(repo: Arc<dyn TeamMemberRepository>) {
     ok(
         repo.delete_override("p1", id).await,
         "delete missing is fine",
+    );
+}
+
+/// Members with every mode of both vocabularies and every agent tool (hermes included),
+/// as the 653bc6a CLI and server write them (issue 13 item 1): stored, read and listed as
+/// sent, each a known value; an override may carry them too.
+pub async fn every_mode_and_tool(repo: Arc<dyn TeamMemberRepository>) {
+    let tools = AgentTool::ALL;
+    let mut written = Vec::new();
+    for (i, mode) in AgentMode::ALL.iter().enumerate() {
+        let mut m = member(&format!("tm_mode_{i}"), "p1", "2026-02-01T10:00:00.000Z");
+        m.mode = Some(Lenient::Known(*mode));
+        m.agent_tool = Some(Lenient::Known(tools[i % tools.len()]));
+        assert_eq!(&ok(repo.put_custom(m.clone()).await, "put"), &m);
+        written.push(m);
+    }
+    for m in &written {
+        let read = ok(repo.get_custom("p1", &m.id).await, "get").expect("stored");
+        assert_eq!(&read, m);
+        assert_eq!(read.mode, m.mode);
+        assert!(read.mode.as_ref().is_some_and(|x| x.known().is_some()));
+    }
+    assert_eq!(ok(repo.list_custom("p1").await, "list"), written);
+    let hermes = written
+        .iter()
+        .filter(|m| m.agent_tool == Some(Lenient::Known(AgentTool::Hermes)))
+        .count();
+    assert_eq!(hermes, 1, "hermes is among the tools written");
+
+    let over = obj(json!({"mode": "coordinated-coordinator", "agentTool": "hermes"}));
+    ok(
+        repo.put_override("p1", "tm_p1_coordinator", over.clone())
+            .await,
+        "put override",
+    );
+    assert_eq!(
+        ok(repo.get_override("p1", "tm_p1_coordinator").await, "get"),
+        Some(over)
     );
 }

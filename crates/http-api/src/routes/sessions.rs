@@ -108,6 +108,7 @@ async fn create(
             metadata: b.metadata,
             parent_session_id: b.parent_session_id,
             suppress_created_event: b.suppress_created_event.unwrap_or(false),
+            ..CreateSession::default()
         })
         .await?;
     Ok((StatusCode::CREATED, Json(session)))
