@@ -411,6 +411,17 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Where a custom team member is offered (newer reference, 653bc6a); no scope means
+    /// its project.
+    MemberScope {
+        /// Its own project only.
+        Project => "project",
+        /// Every project (stored in `team-members/__global__/`).
+        Global => "global",
+    }
+);
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -209,7 +209,11 @@ where
     run_cases!(
         "team_members",
         make,
-        [team_members::custom_crud, team_members::overrides]
+        [
+            team_members::custom_crud,
+            team_members::overrides,
+            team_members::global_members,
+        ]
     );
 }
 
