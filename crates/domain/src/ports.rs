@@ -198,6 +198,18 @@ pub trait SessionRepository: Send + Sync {
     async fn delete(&self, id: &str) -> DomainResult<()>;
     /// True if any session belongs to the project.
     async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool>;
+
+    /// The content of a doc of session `session_id` that the store keeps outside the session
+    /// (a doc with `contentFilePath` and no `content`, as the newer reference server writes
+    /// them), or `None` when there is none (a missing or unreadable file is `None`, logged by
+    /// the store). The default, for stores that keep every doc's content inline, is `None`.
+    async fn doc_content(
+        &self,
+        _session_id: &str,
+        _doc: &DocEntry,
+    ) -> DomainResult<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Typed mail (spec §3).

@@ -21,6 +21,7 @@ async fn create_trims_name_defaults_fields_and_emits_created() {
             name: Some("  Alpha  ".into()),
             working_dir: None,
             description: None,
+            is_master: None,
         })
         .await
         .unwrap();
@@ -100,6 +101,7 @@ async fn update_applies_own_fields_bumps_updated_at_and_emits() {
                 name: Some(" Beta ".into()),
                 working_dir: None,
                 description: Some("desc".into()),
+                is_master: None,
             },
         )
         .await

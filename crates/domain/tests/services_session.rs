@@ -867,6 +867,7 @@ async fn add_doc_appends_doc_and_timeline_entry() {
             "/d.md",
             Some("# D".into()),
             Some("task_9".into()),
+            None,
         )
         .await
         .unwrap();
@@ -900,7 +901,7 @@ async fn add_doc_appends_doc_and_timeline_entry() {
     assert!(
         h.app
             .sessions
-            .add_doc("sess_x", "a", "b", None, None)
+            .add_doc("sess_x", "a", "b", None, None, None)
             .await
             .unwrap_err()
             .is_not_found()
@@ -1482,7 +1483,11 @@ async fn no_serialized_version_is_kept_after_concurrent_appends() {
     let entries = stored
         .timeline
         .iter()
-        .filter(|e| e.message.as_deref().is_some_and(|m| m.starts_with("entry ")))
+        .filter(|e| {
+            e.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("entry "))
+        })
         .count();
     assert_eq!(entries, 400);
 }

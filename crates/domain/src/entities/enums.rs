@@ -412,6 +412,16 @@ string_enum!(
 );
 
 string_enum!(
+    /// Kind of a session doc (newer reference, 653bc6a); no kind means markdown.
+    DocKind {
+        /// Markdown text.
+        Markdown => "markdown",
+        /// An Excalidraw scene (JSON text).
+        Diagram => "diagram",
+    }
+);
+
+string_enum!(
     /// Where a custom team member is offered (newer reference, 653bc6a); no scope means
     /// its project.
     MemberScope {

@@ -24,7 +24,7 @@ pub struct Project {
     pub created_at: i64,
     /// Last update, epoch ms.
     pub updated_at: i64,
-    /// Unknown keys from stored files.
+    /// Unknown keys from stored files, and `isMaster` (see [`Project::is_master`]).
     #[serde(flatten)]
     pub extra: Extra,
     /// Stored values of an unexpected type (see [`OddValues`]); empty for new projects.
@@ -57,9 +57,22 @@ pub struct ProjectPatch {
     pub working_dir: Option<String>,
     /// New description.
     pub description: Option<String>,
+    /// New `isMaster` (newer reference, 653bc6a).
+    pub is_master: Option<bool>,
 }
 
+/// Key of the newer reference's (653bc6a) master-project flag, kept in [`Project::extra`]:
+/// older data directories have no such key, and a file round-trips exactly as stored.
+pub const IS_MASTER: &str = "isMaster";
+
 impl Project {
+    /// The newer reference's (653bc6a) `isMaster` flag: `Some` only when stored as a boolean.
+    pub fn is_master(&self) -> Option<bool> {
+        self.extra
+            .get(IS_MASTER)
+            .and_then(serde_json::Value::as_bool)
+    }
+
     /// Applies a patch and bumps `updated_at` to `now` (ms).
     pub fn apply(&mut self, patch: &ProjectPatch, now: i64) {
         if let Some(name) = &patch.name {
@@ -73,6 +86,10 @@ impl Project {
         if let Some(desc) = &patch.description {
             self.description = Some(desc.clone());
             self.odd.forget(&["description"]);
+        }
+        if let Some(flag) = patch.is_master {
+            self.extra
+                .insert(IS_MASTER.to_owned(), serde_json::Value::Bool(flag));
         }
         self.updated_at = now;
         self.odd.forget(&["updatedAt"]);

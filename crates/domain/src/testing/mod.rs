@@ -132,6 +132,7 @@ where
             projects::list_order,
             projects::update_rules,
             projects::delete,
+            projects::newer_reference_fields,
         ]
     );
 }
@@ -156,6 +157,7 @@ where
             tasks::concurrent_session_statuses,
             tasks::concurrent_add_remove_sessions,
             tasks::json_forms,
+            tasks::newer_reference_fields,
         ]
     );
 }
@@ -177,6 +179,7 @@ where
             sessions::appends,
             sessions::delete_and_exists,
             sessions::concurrent_appends,
+            sessions::docs_keep_newer_fields,
         ]
     );
 }

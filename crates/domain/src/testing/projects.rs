@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::entities::ProjectPatch;
+use crate::entities::{IS_MASTER, ProjectPatch};
 use crate::ports::ProjectRepository;
 
 use super::fixtures::{T0, extra, project};
@@ -45,6 +45,7 @@ pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
         name: Some("Renamed".into()),
         working_dir: None,
         description: Some("desc".into()),
+        is_master: None,
     };
     let updated = ok(repo.update("proj_1", &patch, T0 + 10).await, "update");
     assert_eq!(updated.name, "Renamed");
@@ -68,4 +69,49 @@ pub async fn delete(repo: Arc<dyn ProjectRepository>) {
     assert_eq!(ok(repo.get("proj_1").await, "get deleted"), None);
     assert_not_found(repo.delete("proj_1").await, "delete twice");
     assert_eq!(ok(repo.list().await, "list").len(), 1);
+}
+
+/// The newer reference's (653bc6a) `isMaster` round-trips as stored and is set by an update,
+/// next to the other unknown keys; a project without it stays without it.
+pub async fn newer_reference_fields(repo: Arc<dyn ProjectRepository>) {
+    let mut master = project("proj_master", T0);
+    master.extra = extra();
+    master
+        .extra
+        .insert(IS_MASTER.to_owned(), serde_json::Value::Bool(true));
+    ok(repo.insert(master.clone()).await, "insert master");
+    ok(
+        repo.insert(project("proj_plain", T0 + 1)).await,
+        "insert plain",
+    );
+    let got = ok(repo.get("proj_master").await, "get").expect("stored");
+    assert_eq!(got, master);
+    assert_eq!(got.is_master(), Some(true));
+
+    let off = ProjectPatch {
+        is_master: Some(false),
+        ..Default::default()
+    };
+    let updated = ok(repo.update("proj_master", &off, T0 + 2).await, "unset");
+    assert_eq!(updated.is_master(), Some(false));
+    assert_eq!(updated.extra.get("x-extra"), extra().get("x-extra"));
+    assert_eq!(ok(repo.get("proj_master").await, "get"), Some(updated));
+
+    let rename = ProjectPatch {
+        name: Some("Plain".into()),
+        ..Default::default()
+    };
+    let plain = ok(repo.update("proj_plain", &rename, T0 + 3).await, "rename");
+    assert_eq!(plain.is_master(), None);
+    assert!(plain.extra.is_empty(), "{:?}", plain.extra);
+    let on = ProjectPatch {
+        is_master: Some(true),
+        ..Default::default()
+    };
+    let plain = ok(repo.update("proj_plain", &on, T0 + 4).await, "set");
+    assert_eq!(
+        ok(repo.get("proj_plain").await, "get").expect("stored"),
+        plain
+    );
+    assert_eq!(plain.is_master(), Some(true));
 }

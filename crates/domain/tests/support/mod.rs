@@ -270,6 +270,7 @@ impl Harness {
                 name: Some(name.into()),
                 working_dir: Some(format!("/work/{name}")),
                 description: None,
+                is_master: None,
             })
             .await
             .unwrap()

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maestro_domain::entities::{
-    DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
+    DocEntry, DocKind, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
     SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
 };
 use maestro_domain::services::{CreateSession, ModalInput, PromptInput, SessionMailInput};
@@ -278,6 +278,7 @@ struct DocBody {
     file_path: Option<String>,
     content: Option<String>,
     task_id: Option<String>,
+    kind: Option<DocKind>,
 }
 
 async fn add_doc(
@@ -290,7 +291,7 @@ async fn add_doc(
     Ok(PayloadJson(
         s.app
             .sessions
-            .add_doc_saved(&id, &title, &file_path, b.content, b.task_id)
+            .add_doc_saved(&id, &title, &file_path, b.content, b.task_id, b.kind)
             .await?
             .json,
     ))
