@@ -199,6 +199,18 @@ pub trait SessionRepository: Send + Sync {
     async fn delete(&self, id: &str) -> DomainResult<()>;
     /// True if any session belongs to the project.
     async fn exists_by_project(&self, project_id: &str) -> DomainResult<bool>;
+
+    /// The content of a doc of session `session_id` that the store keeps outside the session
+    /// (a doc with `contentFilePath` and no `content`, as the newer reference server writes
+    /// them), or `None` when there is none (a missing or unreadable file is `None`, logged by
+    /// the store). The default, for stores that keep every doc's content inline, is `None`.
+    async fn doc_content(
+        &self,
+        _session_id: &str,
+        _doc: &DocEntry,
+    ) -> DomainResult<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Typed mail (spec §3).
@@ -228,16 +240,26 @@ pub trait MailRepository: Send + Sync {
 
 /// Stored team members: custom members and overrides of the defaults. The defaults
 /// themselves are computed by the service (ref §1.9).
+///
+/// Custom members are kept under their *home* ([`TeamMember::home`]): their project, or
+/// [`GLOBAL_MEMBERS`](crate::entities::GLOBAL_MEMBERS) for a global member
+/// (`scope: "global"`), whose `projectId` stays the project it was created in. Custom member
+/// ids are unique across homes (`tm_<ms>_<rand>`).
 #[async_trait]
 pub trait TeamMemberRepository: Send + Sync {
-    /// Custom members of a project.
-    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>>;
-    /// One custom member, or `None`.
-    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>>;
-    /// Creates or replaces a custom member.
+    /// Custom members kept under `home` (a project id, or
+    /// [`GLOBAL_MEMBERS`](crate::entities::GLOBAL_MEMBERS)), by `createdAt` then id.
+    async fn list_custom(&self, home: &str) -> DomainResult<Vec<TeamMember>>;
+    /// One custom member kept under `home`, or `None`.
+    async fn get_custom(&self, home: &str, id: &str) -> DomainResult<Option<TeamMember>>;
+    /// The custom member `id` under any home (a global one first), or `None`.
+    async fn find_custom(&self, id: &str) -> DomainResult<Option<TeamMember>>;
+    /// Creates or replaces a custom member under its home. A member whose scope changed
+    /// moves: the copy under its previous home (global ↔ its project) goes in the same
+    /// change.
     async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember>;
-    /// Deletes a custom member. `NotFound` if missing.
-    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()>;
+    /// Deletes a custom member kept under `home`. `NotFound` if missing.
+    async fn delete_custom(&self, home: &str, id: &str) -> DomainResult<()>;
     /// The override object of a default member, or `None`.
     async fn get_override(
         &self,

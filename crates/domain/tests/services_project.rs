@@ -21,6 +21,7 @@ async fn create_trims_name_defaults_fields_and_emits_created() {
             name: Some("  Alpha  ".into()),
             working_dir: None,
             description: None,
+            is_master: None,
         })
         .await
         .unwrap();
@@ -244,16 +245,16 @@ async fn set_master_stores_the_flag_and_emits_updated() {
     let b = h.project("B").await;
     let mut sub = h.subscribe();
     let set = h.app.projects.set_master(&a.id, true).await.unwrap();
-    assert_eq!(set.is_master, Some(true));
+    assert_eq!(set.is_master(), Some(true));
     let events = expect_events(&mut sub, &[ev::PROJECT_UPDATED]);
     envelope(&events[0], ev::PROJECT_UPDATED, &a.id, None);
     assert_eq!(events[0].data.to_value()["isMaster"], json!(true));
     // Several masters at once, as the reference allows.
     h.app.projects.set_master(&b.id, true).await.unwrap();
     let both: Vec<_> = h.app.projects.list().await.unwrap();
-    assert!(both.iter().all(|p| p.is_master == Some(true)));
+    assert!(both.iter().all(|p| p.is_master() == Some(true)));
     let unset = h.app.projects.set_master(&a.id, false).await.unwrap();
-    assert_eq!(unset.is_master, Some(false), "cleared as a stored false");
+    assert_eq!(unset.is_master(), Some(false), "cleared as a stored false");
     drain(&mut sub);
     assert!(
         h.app

@@ -867,6 +867,7 @@ async fn add_doc_appends_doc_and_timeline_entry() {
             "/d.md",
             Some("# D".into()),
             Some("task_9".into()),
+            None,
         )
         .await
         .unwrap();
@@ -900,7 +901,7 @@ async fn add_doc_appends_doc_and_timeline_entry() {
     assert!(
         h.app
             .sessions
-            .add_doc("sess_x", "a", "b", None, None)
+            .add_doc("sess_x", "a", "b", None, None, None)
             .await
             .unwrap_err()
             .is_not_found()

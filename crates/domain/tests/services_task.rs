@@ -183,8 +183,12 @@ async fn create_keeps_given_fields() {
             reference_task_ids: Some(vec![parent.id.clone()]),
             team_member_id: Some("tm_1".into()),
             team_member_ids: Some(vec!["tm_1".into(), "tm_2".into()]),
+            team_id: Some(Some("team_1".into())),
+            due_date: Some(None),
         })
         .await;
+    assert_eq!(t.team_id(), Some("team_1"));
+    assert_eq!(t.extra.get("dueDate"), Some(&serde_json::Value::Null));
     assert_eq!(t.parent_id.as_deref(), Some(parent.id.as_str()));
     assert_eq!(t.priority, TaskPriority::High);
     assert_eq!(t.initial_prompt, "go");
@@ -770,7 +774,7 @@ async fn task_docs_filter_sort_and_name_their_session() {
     h.tick(10);
     h.app
         .sessions
-        .add_doc(&a.id, "a-untagged", "/a1.md", None, None)
+        .add_doc(&a.id, "a-untagged", "/a1.md", None, None, None)
         .await
         .unwrap();
     h.tick(10);
@@ -782,19 +786,27 @@ async fn task_docs_filter_sort_and_name_their_session() {
             "/b1.md",
             Some("# B".into()),
             Some(t.id.clone()),
+            None,
         )
         .await
         .unwrap();
     h.tick(10);
     h.app
         .sessions
-        .add_doc(&a.id, "a-other", "/a2.md", None, Some(other.id.clone()))
+        .add_doc(
+            &a.id,
+            "a-other",
+            "/a2.md",
+            None,
+            Some(other.id.clone()),
+            None,
+        )
         .await
         .unwrap();
     h.tick(10);
     h.app
         .sessions
-        .add_doc(&a.id, "a-tagged", "/a3.md", None, Some(t.id.clone()))
+        .add_doc(&a.id, "a-tagged", "/a3.md", None, Some(t.id.clone()), None)
         .await
         .unwrap();
     h.app
@@ -805,6 +817,7 @@ async fn task_docs_filter_sort_and_name_their_session() {
             "/u.md",
             None,
             Some(t.id.clone()),
+            None,
         )
         .await
         .unwrap();
@@ -853,7 +866,7 @@ async fn add_doc_links_an_unlinked_session() {
     let session = h
         .app
         .tasks
-        .add_doc(&t.id, &s.id, "Plan", "/plan.md", Some("body".into()))
+        .add_doc(&t.id, &s.id, "Plan", "/plan.md", Some("body".into()), None)
         .await
         .unwrap();
     assert_eq!(session.task_ids, vec![t.id.clone()]);
@@ -884,7 +897,7 @@ async fn add_doc_links_an_unlinked_session() {
     let session = h
         .app
         .tasks
-        .add_doc(&t.id, &s.id, "Second", "/2.md", None)
+        .add_doc(&t.id, &s.id, "Second", "/2.md", None, None)
         .await
         .unwrap();
     assert_eq!(session.task_ids, vec![t.id.clone()]);
@@ -894,14 +907,14 @@ async fn add_doc_links_an_unlinked_session() {
     let err = h
         .app
         .tasks
-        .add_doc("task_x", "sess_x", "a", "b", None)
+        .add_doc("task_x", "sess_x", "a", "b", None, None)
         .await
         .unwrap_err();
     expect_err(err, "NOT_FOUND", "Task with id 'task_x' not found");
     let err = h
         .app
         .tasks
-        .add_doc(&t.id, "sess_x", "a", "b", None)
+        .add_doc(&t.id, "sess_x", "a", "b", None, None)
         .await
         .unwrap_err();
     expect_err(err, "NOT_FOUND", "Session with id 'sess_x' not found");

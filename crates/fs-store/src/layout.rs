@@ -82,6 +82,16 @@ impl Layout {
             .join(format!("{default_id}{OVERRIDE_SUFFIX}"))
     }
 
+    /// `session-docs/<sessionId>/<fileName>`: doc content the newer reference (653bc6a) keeps
+    /// outside the session (`<docId>.md`, `<docId>.excalidraw`). Read only: this server
+    /// stores doc content inline.
+    pub(crate) fn session_doc(&self, session_id: &str, file_name: &str) -> PathBuf {
+        self.root
+            .join("session-docs")
+            .join(session_id)
+            .join(file_name)
+    }
+
     /// `mail/<id>.json`.
     pub(crate) fn mail(&self, id: &str) -> PathBuf {
         self.root.join("mail").join(format!("{id}.json"))

@@ -8,7 +8,9 @@
 //! sessions/<id>.json                      Session (events, timeline, docs embedded)
 //! ordering/{task,session}/<projectId>.json Ordering
 //! team-members/<projectId>/<id>.json      custom TeamMember
+//! team-members/__global__/<id>.json       global TeamMember (scope "global", newer reference)
 //! team-members/<projectId>/<defaultId>.override.json   partial override of a default member
+//! session-docs/<sessionId>/<docId>.{md,excalidraw}  doc content of the newer reference (read only)
 //! mail/<mailId>.json                      typed MailMessage (legacy mail/<parent>/<id>.json converted)
 //! modals/<modalId>.html                   modal HTML
 //! ```
@@ -20,7 +22,10 @@
 //! - **Memory first.** [`FsStore::open`] replays the journal (module `journal`), reads every
 //!   file in parallel (module `load`), applies the start-up migrations of ref §3.9 (module
 //!   `migrate`), restores the missing side of session↔task links a crash left one-sided
-//!   (module `links`) and keeps everything in memory; reads never touch the disk.
+//!   (module `links`) and keeps everything in memory; reads never touch the disk, except the
+//!   doc content the newer reference server (653bc6a) keeps in `session-docs/` files, which
+//!   this store never writes (it stores content inline, which both reference versions read)
+//!   and reads only when docs are listed.
 //! - **Durable by journal.** A port method returns once its change is in the write-ahead
 //!   journal `.maestro-journal/` and `fdatasync`ed; concurrent writers share one sync (group
 //!   commit, module `writer`). Every acknowledged change survives a crash or `SIGKILL`: the

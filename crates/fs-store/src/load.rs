@@ -30,6 +30,7 @@ use crate::layout::{Layout, OVERRIDE_SUFFIX, TOP_DIRS, check_id};
 use crate::links;
 use crate::migrate::{self, TaskLoad};
 use crate::op::{Stray, to_json};
+use crate::repos::StoredMember;
 
 /// A loaded task and the superseded copy of its file, if one exists.
 #[derive(Debug)]
@@ -66,7 +67,7 @@ pub(crate) struct Loaded {
     pub(crate) tasks: HashMap<String, TaskEntry>,
     pub(crate) sessions: HashMap<String, Session>,
     pub(crate) orderings: HashMap<(String, OrderingEntityType), Ordering>,
-    pub(crate) members: HashMap<(String, String), TeamMember>,
+    pub(crate) members: HashMap<String, StoredMember>,
     pub(crate) overrides: HashMap<(String, String), Map<String, Value>>,
     pub(crate) mail: HashMap<String, MailMessage>,
 }
@@ -104,7 +105,7 @@ enum Item {
     Task(Box<Task>, PathBuf),
     Session(Box<Session>, PathBuf),
     Ordering(Ordering),
-    Member(Box<TeamMember>),
+    Member(Box<TeamMember>, PathBuf),
     Override(String, String, Map<String, Value>),
     Mail(Box<MailMessage>),
 }
@@ -394,7 +395,7 @@ fn process(job: &Job, dirs: &DirSyncs) -> Result<Option<Item>, String> {
         Job::Member(_) => {
             let m: TeamMember = parse(v)?;
             ids_ok(&[&m.id, &m.project_id])?;
-            Item::Member(Box::new(m))
+            Item::Member(Box::new(m), path.to_path_buf())
         }
         Job::Override {
             project_id,
@@ -446,6 +447,32 @@ fn merge_tasks(layout: &Layout, found: Vec<(Task, PathBuf)>) -> HashMap<String, 
             Some((id, TaskEntry::new(task, stray)))
         })
         .collect()
+}
+
+/// Keeps one custom member per id (ids are unique across projects and the global home): the
+/// copy in its home directory (`team-members/<projectId>/` or, for a global member,
+/// `__global__/`) if any, else the first found; another copy is left on disk with a warning.
+fn keep_member(
+    layout: &Layout,
+    members: &mut HashMap<String, StoredMember>,
+    member: TeamMember,
+    file: PathBuf,
+) {
+    let canonical = |m: &TeamMember| layout.member(m.home(), &m.id);
+    if let Some(kept) = members.get(&member.id) {
+        let (keep_new, ignored) =
+            if kept.file != canonical(&kept.member) && file == canonical(&member) {
+                (true, kept.file.clone())
+            } else {
+                (false, file.clone())
+            };
+        tracing::warn!(member = %member.id, path = %ignored.display(),
+            "ignoring another file of the same team member");
+        if !keep_new {
+            return;
+        }
+    }
+    members.insert(member.id.clone(), StoredMember { member, file });
 }
 
 /// Converts the legacy `mail/<parent>/<id>.json` files into flat typed mail: the new file is
@@ -535,11 +562,7 @@ pub(crate) fn load(root: PathBuf, dirs: &DirSyncs) -> Result<(Layout, Loaded), F
                     .orderings
                     .insert((o.project_id.clone(), o.entity_type), o);
             }
-            Item::Member(m) => {
-                loaded
-                    .members
-                    .insert((m.project_id.clone(), m.id.clone()), *m);
-            }
+            Item::Member(m, file) => keep_member(&layout, &mut loaded.members, *m, file),
             Item::Override(p, id, map) => {
                 loaded.overrides.insert((p, id), map);
             }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use maestro_domain::entities::{
-    DocEntry, Session, SessionEvent, SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
+    DocEntry, DocKind, Session, SessionEvent, SessionPatch, SessionStatus, TimelineEvent,
+    TimelineEventType,
 };
 use maestro_domain::ports::SessionRepository;
 use maestro_domain::testing::fixtures::{T0, session};
@@ -112,10 +113,13 @@ async fn a_crash_replays_session_patches_onto_the_file_it_finds() {
                     id: format!("doc_{i}"),
                     title: "d".into(),
                     file_path: "/d.md".into(),
+                    kind: Some(DocKind::Diagram.into()),
                     content: None,
+                    content_file_path: None,
                     task_id: None,
                     added_at: T0 + 3,
                     added_by: None,
+                    extra: Default::default(),
                 };
                 s.add_doc("sess_1", doc, T0 + 3).await.unwrap();
                 s.add_task("sess_1", &format!("task_{i}"), T0 + 4)

@@ -369,6 +369,20 @@ pub fn required(value: Option<String>, message: &str) -> Result<String, ApiError
         .ok_or_else(|| ApiError::validation(message))
 }
 
+/// `deserialize_with` for a field that may be absent (`None`, with `#[serde(default)]`),
+/// `null` (`Some(None)`) or a value (`Some(Some(v))`): e.g. `teamId: null` clears a task's
+/// team.
+///
+/// # Errors
+/// The value's own deserialization error.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

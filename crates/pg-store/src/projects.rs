@@ -48,11 +48,9 @@ impl Params {
     /// `Validation` if the project holds a value of an unexpected type (see [`storable`]).
     pub(crate) fn new(p: &Project) -> DomainResult<Self> {
         storable(T, &p.odd)?;
-        let mut extra = extra_to_json(&p.extra);
-        if let (Some(master), Some(map)) = (p.is_master, extra.as_object_mut()) {
-            map.insert(IS_MASTER.to_owned(), serde_json::Value::Bool(master));
-        }
-        Ok(Self { extra })
+        Ok(Self {
+            extra: extra_to_json(&p.extra),
+        })
     }
 
     /// Parameters in [`COLS`] order.
@@ -69,20 +67,9 @@ impl Params {
     }
 }
 
-/// Key of the master flag inside the `extra` column.
-const IS_MASTER: &str = "isMaster";
-
 fn decode(row: &Row) -> DomainResult<Project> {
-    let mut extra = extra_from_json(col(row, T, "extra")?);
-    let is_master = match extra.remove(IS_MASTER) {
-        Some(serde_json::Value::Bool(b)) => Some(b),
-        Some(other) => {
-            // Not written by us (only booleans are); keep it where it was.
-            extra.insert(IS_MASTER.to_owned(), other);
-            None
-        }
-        None => None,
-    };
+    // `isMaster` (newer reference) lives in `extra`, as in the project's file.
+    let extra = extra_from_json(col(row, T, "extra")?);
     Ok(Project {
         id: col(row, T, "id")?,
         name: col(row, T, "name")?,
@@ -90,7 +77,6 @@ fn decode(row: &Row) -> DomainResult<Project> {
         working_dir: col(row, T, "working_dir")?,
         created_at: col(row, T, "created_at")?,
         updated_at: col(row, T, "updated_at")?,
-        is_master,
         extra,
         odd: Default::default(),
     })

@@ -5,13 +5,18 @@
 //! - overrides of the computed default members (`tm_{projectId}_{suffix}`):
 //!   `is_default = true` and the override object in the `override` JSONB column; the other
 //!   columns keep their defaults. Overrides never show up as custom members.
+//!
+//! Global members (newer reference, 653bc6a) are custom rows with `extra.scope = "global"`;
+//! they keep the `project_id` of the project they were created in, and the repository's
+//! *home* of a row (`__global__` or its project, see [`TeamMember::home`]) is computed in SQL.
 
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use maestro_domain::entities::{
-    AgentMode, AgentTool, PermissionMode, TeamMember, TeamMemberStatus,
+    AgentMode, AgentTool, GLOBAL_MEMBERS, MemberScope, PermissionMode, TeamMember,
+    TeamMemberStatus, member_keys,
 };
 use maestro_domain::error::{DomainError, DomainResult};
 use maestro_domain::ports::TeamMemberRepository;
@@ -55,6 +60,28 @@ pub(crate) const COLS: &[&str] = &[
 ];
 
 static SELECT: LazyLock<String> = LazyLock::new(|| format!("SELECT {} FROM {T}", col_list(COLS)));
+
+/// The home of a custom member row ([`TeamMember::home`]): `__global__` for a global member
+/// (`scope` is kept in `extra`, under its wire name), else its `project_id`. A global member
+/// keeps its own `project_id` (the project it was created in), so a scope change updates the
+/// row in place.
+static HOME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(CASE WHEN extra->>'{scope}' = '{global}' THEN '{GLOBAL_MEMBERS}' ELSE project_id END)",
+        scope = member_keys::SCOPE,
+        global = MemberScope::Global.as_str(),
+    )
+});
+
+/// Custom members whose home is `$1` (`project_id = $1` or global first, for the index).
+static IN_HOME: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "override IS NULL AND (project_id = $1 OR extra->>'{scope}' = '{global}') AND {home} = $1",
+        scope = member_keys::SCOPE,
+        global = MemberScope::Global.as_str(),
+        home = *HOME,
+    )
+});
 pub(crate) static UPSERT_CUSTOM: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{}, override = NULL",
@@ -202,33 +229,43 @@ impl PgTeamMemberRepository {
 
 #[async_trait]
 impl TeamMemberRepository for PgTeamMemberRepository {
-    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
+    async fn list_custom(&self, home: &str) -> DomainResult<Vec<TeamMember>> {
         let client = get(&self.pool).await?;
         let stmt = client
             .prepare_cached(&format!(
-                "{} WHERE project_id = $1 AND override IS NULL \
-                 ORDER BY created_at COLLATE \"C\", id COLLATE \"C\"",
-                *SELECT
+                "{} WHERE {} ORDER BY created_at COLLATE \"C\", id COLLATE \"C\"",
+                *SELECT, *IN_HOME
             ))
             .await
             .map_err(db_err)?;
-        let rows = client.query(&stmt, &[&project_id]).await.map_err(db_err)?;
+        let rows = client.query(&stmt, &[&home]).await.map_err(db_err)?;
         rows.iter().map(decode).collect()
     }
 
-    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+    async fn get_custom(&self, home: &str, id: &str) -> DomainResult<Option<TeamMember>> {
         let client = get(&self.pool).await?;
         let stmt = client
-            .prepare_cached(&format!(
-                "{} WHERE project_id = $1 AND id = $2 AND override IS NULL",
-                *SELECT
-            ))
+            .prepare_cached(&format!("{} WHERE {} AND id = $2", *SELECT, *IN_HOME))
             .await
             .map_err(db_err)?;
         let row = client
-            .query_opt(&stmt, &[&project_id, &id])
+            .query_opt(&stmt, &[&home, &id])
             .await
             .map_err(db_err)?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    async fn find_custom(&self, id: &str) -> DomainResult<Option<TeamMember>> {
+        let client = get(&self.pool).await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "{} WHERE id = $1 AND override IS NULL \
+                 ORDER BY {} = '{GLOBAL_MEMBERS}' DESC, project_id COLLATE \"C\" LIMIT 1",
+                *SELECT, *HOME
+            ))
+            .await
+            .map_err(db_err)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(db_err)?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -246,19 +283,13 @@ impl TeamMemberRepository for PgTeamMemberRepository {
         Ok(member)
     }
 
-    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
+    async fn delete_custom(&self, home: &str, id: &str) -> DomainResult<()> {
         let client = get(&self.pool).await?;
         let stmt = client
-            .prepare_cached(
-                "DELETE FROM team_members WHERE project_id = $1 AND id = $2 AND override IS NULL",
-            )
+            .prepare_cached(&format!("DELETE FROM {T} WHERE {} AND id = $2", *IN_HOME))
             .await
             .map_err(db_err)?;
-        match client
-            .execute(&stmt, &[&project_id, &id])
-            .await
-            .map_err(db_err)?
-        {
+        match client.execute(&stmt, &[&home, &id]).await.map_err(db_err)? {
             0 => Err(DomainError::not_found("TeamMember", id)),
             _ => Ok(()),
         }

@@ -89,6 +89,24 @@ pub async fn read_data_dir(data_dir: &Path) -> Result<ImportData, ReadDirError> 
             source: Box::new(source),
         }
     };
+    let mut sessions = store
+        .sessions
+        .list(&SessionFilter::default())
+        .await
+        .map_err(read("sessions"))?;
+    // Doc content the newer reference keeps in `session-docs/` files is stored inline in
+    // PostgreSQL (`contentFilePath` is kept as stored).
+    for session in &mut sessions {
+        for doc in &mut session.docs {
+            if doc.content.is_none() && doc.content_file_path.is_some() {
+                doc.content = store
+                    .sessions
+                    .doc_content(&session.id, doc)
+                    .await
+                    .map_err(read("sessions"))?;
+            }
+        }
+    }
     let data = ImportData {
         projects: store.projects.list().await.map_err(read("projects"))?,
         tasks: store
@@ -96,11 +114,7 @@ pub async fn read_data_dir(data_dir: &Path) -> Result<ImportData, ReadDirError> 
             .list(&TaskFilter::default())
             .await
             .map_err(read("tasks"))?,
-        sessions: store
-            .sessions
-            .list(&SessionFilter::default())
-            .await
-            .map_err(read("sessions"))?,
+        sessions,
         mail: store.mail.all(),
         team_members: store.team_members.all_custom(),
         team_member_overrides: store.team_members.all_overrides(),
@@ -238,6 +252,43 @@ mod tests {
         assert_eq!(read.team_members.len(), 1);
         assert_eq!(read.team_member_overrides.len(), 1);
         assert_eq!(read.orderings.len(), 2);
+    }
+
+    /// The newer reference's layout: global members, and doc content from `session-docs/`
+    /// stored inline.
+    #[tokio::test]
+    async fn reads_the_newer_layout_with_doc_content_inline() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        copy_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../fs-store/tests/fixtures/ts-data-653bc6a-fields"),
+            &data,
+            false,
+        )
+        .unwrap();
+        let read = read_data_dir(&data).await.unwrap();
+        let s = &read.sessions[0];
+        assert_eq!(
+            s.docs[0]
+                .content
+                .as_deref()
+                .map(|c| c.starts_with(r#"{"type":"excalidraw""#)),
+            Some(true)
+        );
+        assert_eq!(
+            s.docs[1].content.as_deref(),
+            Some("# Notes\n\nThe store keeps **docs** in files.\n")
+        );
+        assert!(s.docs[1].content_file_path.is_some(), "kept as stored");
+        let global = read
+            .team_members
+            .iter()
+            .find(|m| m.id == "tm_1782000600000_globalbt1")
+            .unwrap();
+        assert!(global.is_global());
+        assert_eq!(read.team_members.len(), 3);
+        assert_eq!(read.team_member_overrides.len(), 2);
     }
 
     #[tokio::test]

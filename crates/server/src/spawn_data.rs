@@ -6,7 +6,7 @@
 //! ```text
 //! projects/<projectId>.json
 //! tasks/<projectId>/<taskId>.json                      requested + referenced tasks, their parents
-//! team-members/<projectId>/<id>.json                   involved custom members
+//! team-members/<projectId>/<id>.json                   involved custom members (global ones too)
 //! team-members/<projectId>/<defaultId>.override.json   overrides of involved default members
 //! ```
 //!
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use maestro_domain::DomainError;
-use maestro_domain::entities::Task;
+use maestro_domain::entities::{GLOBAL_MEMBERS, Task};
 use maestro_domain::ports::{
     ManifestRequest, ProjectRepository, TaskRepository, TeamMemberRepository,
 };
@@ -201,11 +201,20 @@ pub async fn materialise(
         }
         safe_id("team member", &id)?;
         let members = dir.join("team-members").join(&req.project_id);
-        let custom = ports
+        let mut custom = ports
             .team_members
             .get_custom(&req.project_id, &id)
             .await
             .map_err(store_err("team member", &id))?;
+        if custom.is_none() {
+            // A global member (newer reference) is offered in every project: the CLI finds
+            // it in the project's directory.
+            custom = ports
+                .team_members
+                .get_custom(GLOBAL_MEMBERS, &id)
+                .await
+                .map_err(store_err("team member", &id))?;
+        }
         if let Some(member) = custom {
             write_json(members.join(format!("{id}.json")), &member).await?;
             done.team_members.push(id.clone());
@@ -429,6 +438,19 @@ mod tests {
         let done = materialise(&ports, &req, dir.path()).await.unwrap();
         assert_eq!(done.team_members, ["tm_unrelated"]);
         assert!(done.overrides.is_empty());
+
+        // A global member created in another project is written to the spawn's project.
+        let mut global = member("tm_global");
+        global.project_id = "proj_other".into();
+        global.extra.insert("scope".into(), json!("global"));
+        ports.team_members.put_custom(global.clone()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut req = request(&["task_other"], &[]);
+        req.team_member_id = Some("tm_global".into());
+        let done = materialise(&ports, &req, dir.path()).await.unwrap();
+        assert_eq!(done.team_members, ["tm_global"]);
+        let written = read(&dir.path().join("team-members/proj_1/tm_global.json"));
+        assert_eq!(written, serde_json::to_value(&global).unwrap());
     }
 
     #[tokio::test]

@@ -568,6 +568,27 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Kind of a session doc (newer reference, 653bc6a); no kind means markdown.
+    DocKind {
+        /// Markdown text.
+        Markdown => "markdown",
+        /// An Excalidraw scene (JSON text).
+        Diagram => "diagram",
+    }
+);
+
+string_enum!(
+    /// Where a custom team member is offered (newer reference, 653bc6a); no scope means
+    /// its project.
+    MemberScope {
+        /// Its own project only.
+        Project => "project",
+        /// Every project (stored in `team-members/__global__/`).
+        Global => "global",
+    }
+);
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

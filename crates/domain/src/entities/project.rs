@@ -24,11 +24,7 @@ pub struct Project {
     pub created_at: i64,
     /// Last update, epoch ms.
     pub updated_at: i64,
-    /// The master project flag of the newer reference (`PUT /api/projects/:id/master`);
-    /// absent until set, `false` once unset (as the reference stores it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_master: Option<bool>,
-    /// Unknown keys from stored files.
+    /// Unknown keys from stored files, and `isMaster` (see [`Project::is_master`]).
     #[serde(flatten)]
     pub extra: Extra,
     /// Stored values of an unexpected type (see [`OddValues`]); empty for new projects.
@@ -62,11 +58,22 @@ pub struct ProjectPatch {
     pub working_dir: Option<String>,
     /// New description.
     pub description: Option<String>,
-    /// New master flag (`PUT /api/projects/:id/master` only; a project update ignores it).
+    /// New `isMaster` (newer reference, 653bc6a).
     pub is_master: Option<bool>,
 }
 
+/// Key of the newer reference's (653bc6a) master-project flag, kept in [`Project::extra`]:
+/// older data directories have no such key, and a file round-trips exactly as stored.
+pub const IS_MASTER: &str = "isMaster";
+
 impl Project {
+    /// The newer reference's (653bc6a) `isMaster` flag: `Some` only when stored as a boolean.
+    pub fn is_master(&self) -> Option<bool> {
+        self.extra
+            .get(IS_MASTER)
+            .and_then(serde_json::Value::as_bool)
+    }
+
     /// Applies a patch and bumps `updated_at` to `now` (ms).
     pub fn apply(&mut self, patch: &ProjectPatch, now: i64) {
         if let Some(name) = &patch.name {
@@ -81,9 +88,9 @@ impl Project {
             self.description = Some(desc.clone());
             self.odd.forget(&["description"]);
         }
-        if let Some(master) = patch.is_master {
-            self.is_master = Some(master);
-            self.odd.forget(&["isMaster"]);
+        if let Some(flag) = patch.is_master {
+            self.extra
+                .insert(IS_MASTER.to_owned(), serde_json::Value::Bool(flag));
         }
         self.updated_at = now;
         self.odd.forget(&["updatedAt"]);

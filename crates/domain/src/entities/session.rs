@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::stored::stored_entity;
-use super::{AgentTool, Extra, Lenient, OddValues, PermissionMode, SessionStatus, TimelineKind};
+use super::{
+    AgentTool, DocKind, Extra, Lenient, OddValues, PermissionMode, SessionStatus, TimelineKind,
+};
 
 /// An agent session: `sessions/<id>.json`, with events, timeline and docs embedded. Loads
 /// leniently ([`super::Stored`]): a field of an unexpected type, also inside the timeline,
@@ -99,11 +101,13 @@ mod shape {
         field("taskId", Str, Optional),
         field("metadata", Any, Optional),
     ];
-    static DOC: [Field; 7] = [
+    static DOC: [Field; 9] = [
         field("id", Str, Required),
         field("title", Str, Required),
         field("filePath", Str, Required),
+        field("kind", Enum, Optional),
         field("content", Str, Optional),
+        field("contentFilePath", Str, Optional),
         field("taskId", Str, Optional),
         field("addedAt", Int, Required),
         field("addedBy", Str, Optional),
@@ -196,9 +200,20 @@ pub struct DocEntry {
     pub title: String,
     /// Path of the doc file.
     pub file_path: String,
-    /// Inline markdown.
+    /// `markdown` or `diagram` (newer reference); absent means markdown. A stored unknown
+    /// string is kept (see [`Lenient`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Lenient<DocKind>>,
+    /// Inline content (markdown, or the scene JSON of a diagram). This server always stores
+    /// content inline; see `content_file_path` for the newer reference's layout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Where the newer reference server (653bc6a) keeps the content instead of `content`:
+    /// `<DATA_DIR>/session-docs/<sessionId>/<docId>.md` (`.excalidraw` for a diagram). Kept as
+    /// stored; the content is read from that file when docs are listed
+    /// (`SessionRepository::doc_content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_file_path: Option<String>,
     /// Related task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
@@ -207,6 +222,16 @@ pub struct DocEntry {
     /// Owning session id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
+    /// Unknown keys from stored docs.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl DocEntry {
+    /// True for a doc of kind `diagram`.
+    pub fn is_diagram(&self) -> bool {
+        self.kind.as_ref().is_some_and(|k| *k == DocKind::Diagram)
+    }
 }
 
 /// Needs-input flag (ref §1.7); replaced wholesale on update.

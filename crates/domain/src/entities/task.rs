@@ -69,7 +69,7 @@ pub struct Task {
     /// Assigned team members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_member_ids: Option<Vec<String>>,
-    /// Unknown keys from stored files.
+    /// Unknown keys from stored files, and `teamId` / `dueDate` (see [`Task::team_id`]).
     #[serde(flatten)]
     pub extra: Extra,
     /// Stored values of an unexpected type (see [`OddValues`]); empty for new tasks.
@@ -140,9 +140,55 @@ pub struct TaskPatch {
     pub team_member_ids: Option<Vec<String>>,
     /// Merged into the existing map.
     pub task_session_statuses: Option<BTreeMap<String, TaskSessionStatus>>,
+    /// `teamId` (newer reference, 653bc6a): `Some(None)` stores `null` (the CLI's
+    /// `task edit --team ''`).
+    pub team_id: Option<Option<String>>,
+    /// `dueDate` (newer reference, 653bc6a; `YYYY-MM-DD` as sent): `Some(None)` stores `null`.
+    pub due_date: Option<Option<String>>,
+}
+
+/// Keys of the newer reference's (653bc6a) task fields kept in [`Task::extra`]. They are
+/// tri-state in stored data (absent in older files, `null` or a string in newer ones), and a
+/// file round-trips exactly as stored.
+pub mod task_keys {
+    /// The team the task is assigned to.
+    pub const TEAM_ID: &str = "teamId";
+    /// The due date.
+    pub const DUE_DATE: &str = "dueDate";
+}
+
+fn set_nullable(extra: &mut Extra, key: &str, value: &Option<String>) {
+    let v = value.as_ref().map_or(serde_json::Value::Null, |s| {
+        serde_json::Value::String(s.clone())
+    });
+    extra.insert(key.to_owned(), v);
 }
 
 impl Task {
+    /// `teamId`, when stored as a string.
+    pub fn team_id(&self) -> Option<&str> {
+        self.extra
+            .get(task_keys::TEAM_ID)
+            .and_then(serde_json::Value::as_str)
+    }
+
+    /// `dueDate`, when stored as a string.
+    pub fn due_date(&self) -> Option<&str> {
+        self.extra
+            .get(task_keys::DUE_DATE)
+            .and_then(serde_json::Value::as_str)
+    }
+
+    /// Sets `teamId` (`None` stores `null`).
+    pub fn set_team_id(&mut self, team_id: &Option<String>) {
+        set_nullable(&mut self.extra, task_keys::TEAM_ID, team_id);
+    }
+
+    /// Sets `dueDate` (`None` stores `null`).
+    pub fn set_due_date(&mut self, due_date: &Option<String>) {
+        set_nullable(&mut self.extra, task_keys::DUE_DATE, due_date);
+    }
+
     /// Applies a patch (ref §2 ITaskRepository.update) and sets `updated_at = now`.
     pub fn apply(&mut self, patch: &TaskPatch, now: i64) {
         let odd = &mut self.odd;
@@ -186,6 +232,12 @@ impl Task {
         if let Some(v) = &patch.team_member_ids {
             self.team_member_ids = Some(v.clone());
             set("teamMemberIds");
+        }
+        if let Some(v) = &patch.team_id {
+            self.set_team_id(v);
+        }
+        if let Some(v) = &patch.due_date {
+            self.set_due_date(v);
         }
         if let Some(map) = &patch.task_session_statuses {
             let current = self.task_session_statuses.get_or_insert_with(BTreeMap::new);

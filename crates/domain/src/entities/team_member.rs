@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::stored::stored_entity;
 use super::{
-    AgentMode, AgentTool, Extra, Lenient, OddValues, PermissionMode, TeamMemberSnapshot,
-    TeamMemberStatus,
+    AgentMode, AgentTool, Extra, Lenient, MemberScope, OddValues, PermissionMode,
+    TeamMemberSnapshot, TeamMemberStatus,
 };
 
 /// Capabilities; keys are snake_case on the wire (ref §1.9).
@@ -38,8 +38,9 @@ pub struct CommandPermissions {
     pub commands: Option<BTreeMap<String, bool>>,
 }
 
-/// A team member. Custom ones live in `team-members/<projectId>/<id>.json`; the five defaults
-/// are computed, with an optional `<id>.override.json` merged over them. Loads leniently
+/// A team member. Custom ones live in `team-members/<projectId>/<id>.json` (global ones in
+/// `team-members/__global__/<id>.json`, see [`TeamMember::home`]); the five defaults are
+/// computed, with an optional `<id>.override.json` merged over them. Loads leniently
 /// ([`super::Stored`]): a field of an unexpected type is kept in `odd` and served as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
@@ -97,7 +98,8 @@ pub struct TeamMember {
     pub created_at: String,
     /// ISO-8601 update time.
     pub updated_at: String,
-    /// Unknown keys from stored files.
+    /// Unknown keys from stored files, and the newer reference's `scope`, `modelProfileId`
+    /// and `soundInstrument` (see [`member_keys`]).
     #[serde(flatten)]
     pub extra: Extra,
     /// Stored values of an unexpected type (see [`OddValues`]); empty for new members.
@@ -149,7 +151,52 @@ fn active() -> Lenient<TeamMemberStatus> {
     TeamMemberStatus::Active.into()
 }
 
+/// Keys of the newer reference's (653bc6a) team-member fields kept in [`TeamMember::extra`]
+/// under their wire names: older data directories have none of them, and a file round-trips
+/// exactly as stored.
+pub mod member_keys {
+    /// `project` (or absent) or `global` ([`super::MemberScope`]).
+    pub const SCOPE: &str = "scope";
+    /// The model profile the member is bound to (resolved at spawn by the newer CLI).
+    pub const MODEL_PROFILE_ID: &str = "modelProfileId";
+    /// Sound of the member in the desktop app.
+    pub const SOUND_INSTRUMENT: &str = "soundInstrument";
+}
+
+/// Where global custom members live: `team-members/__global__/` in the data directory (the
+/// newer reference's `GLOBAL_PROJECT_ID`), and the home the repositories list them under.
+pub const GLOBAL_MEMBERS: &str = "__global__";
+
 impl TeamMember {
+    /// `scope` as stored (`project`, `global`), if it is a string.
+    pub fn scope(&self) -> Option<&str> {
+        self.extra
+            .get(member_keys::SCOPE)
+            .and_then(serde_json::Value::as_str)
+    }
+
+    /// True for a member offered in every project (`scope: "global"`).
+    pub fn is_global(&self) -> bool {
+        self.scope() == Some(MemberScope::Global.as_str())
+    }
+
+    /// The home a repository keeps a custom member under: [`GLOBAL_MEMBERS`] for a global
+    /// member (its `projectId` stays the project it was created in), else its project.
+    pub fn home(&self) -> &str {
+        if self.is_global() {
+            GLOBAL_MEMBERS
+        } else {
+            &self.project_id
+        }
+    }
+
+    /// `modelProfileId`, when stored as a string.
+    pub fn model_profile_id(&self) -> Option<&str> {
+        self.extra
+            .get(member_keys::MODEL_PROFILE_ID)
+            .and_then(serde_json::Value::as_str)
+    }
+
     /// The snapshot a session stores (`name, avatar, role, model, agentTool`; ref §1.10).
     pub fn snapshot(&self) -> TeamMemberSnapshot {
         TeamMemberSnapshot {

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::entities::{
-    DocEntry, MailFilter, MailMessage, Ordering, OrderingEntityType, Project, ProjectPatch,
-    Session, SessionEvent, SessionFilter, SessionPatch, Task, TaskFilter, TaskPatch,
+    DocEntry, GLOBAL_MEMBERS, MailFilter, MailMessage, Ordering, OrderingEntityType, Project,
+    ProjectPatch, Session, SessionEvent, SessionFilter, SessionPatch, Task, TaskFilter, TaskPatch,
     TaskSessionStatus, TeamMember, TimelineEvent,
 };
 use crate::error::{DomainError, DomainResult};
@@ -320,25 +320,42 @@ fn key(a: &str, b: &str) -> (String, String) {
 
 #[async_trait]
 impl TeamMemberRepository for MemoryTeamMemberRepository {
-    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
+    async fn list_custom(&self, home: &str) -> DomainResult<Vec<TeamMember>> {
         let mut v: Vec<TeamMember> = lock(&self.custom)
-            .values()
-            .filter(|m| m.project_id == project_id)
-            .cloned()
+            .iter()
+            .filter(|((h, _), _)| h == home)
+            .map(|(_, m)| m.clone())
             .collect();
         v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(v)
     }
-    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
-        Ok(lock(&self.custom).get(&key(project_id, id)).cloned())
+    async fn get_custom(&self, home: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+        Ok(lock(&self.custom).get(&key(home, id)).cloned())
+    }
+    async fn find_custom(&self, id: &str) -> DomainResult<Option<TeamMember>> {
+        let custom = lock(&self.custom);
+        if let Some(m) = custom.get(&key(GLOBAL_MEMBERS, id)) {
+            return Ok(Some(m.clone()));
+        }
+        let mut found: Vec<&(String, String)> = custom.keys().filter(|(_, i)| i == id).collect();
+        found.sort();
+        Ok(found.first().and_then(|k| custom.get(*k)).cloned())
     }
     async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
-        lock(&self.custom).insert(key(&member.project_id, &member.id), member.clone());
+        let mut custom = lock(&self.custom);
+        let home = member.home().to_owned();
+        // A scope change moves the member between its project and the global home.
+        for other in [member.project_id.as_str(), GLOBAL_MEMBERS] {
+            if other != home {
+                custom.remove(&key(other, &member.id));
+            }
+        }
+        custom.insert(key(&home, &member.id), member.clone());
         Ok(member)
     }
-    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
+    async fn delete_custom(&self, home: &str, id: &str) -> DomainResult<()> {
         lock(&self.custom)
-            .remove(&key(project_id, id))
+            .remove(&key(home, id))
             .map(|_| ())
             .ok_or_else(|| DomainError::not_found("TeamMember", id))
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Ctx, non_blank};
 use crate::entities::{
-    Extra, OddValues, Project, ProjectPatch, SessionFilter, TaskFilter, js_trim,
+    Extra, IS_MASTER, OddValues, Project, ProjectPatch, SessionFilter, TaskFilter, js_trim,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
@@ -23,6 +23,8 @@ pub struct CreateProject {
     pub working_dir: Option<String>,
     /// `''` if omitted.
     pub description: Option<String>,
+    /// `isMaster` (newer reference, 653bc6a); stored only when given.
+    pub is_master: Option<bool>,
 }
 
 /// The answer of `GET /api/master/context`: `{projects, taskCounts, sessionCounts}`.
@@ -52,6 +54,10 @@ impl ProjectService {
         let name = non_blank(input.name.as_deref())
             .ok_or_else(|| DomainError::validation("Project name is required"))?;
         let now = self.ctx.now();
+        let mut extra = Extra::new();
+        if let Some(flag) = input.is_master {
+            extra.insert(IS_MASTER.to_owned(), flag.into());
+        }
         let project = Project {
             id: self.ctx.id("proj"),
             name,
@@ -59,8 +65,7 @@ impl ProjectService {
             description: Some(input.description.unwrap_or_default()),
             created_at: now,
             updated_at: now,
-            is_master: None,
-            extra: Extra::new(),
+            extra,
             odd: OddValues::default(),
         };
         let project = self.ctx.ports.projects.insert(project).await?;

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::{Ctx, Saved, TeamMemberService, non_blank};
 use crate::entities::{
-    DocEntry, Extra, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch, SessionStatus,
-    TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
+    DocEntry, DocKind, Extra, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch,
+    SessionStatus, TaskSessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
@@ -687,8 +687,9 @@ impl SessionService {
         file_path: &str,
         content: Option<String>,
         task_id: Option<String>,
+        kind: Option<DocKind>,
     ) -> DomainResult<Session> {
-        self.add_doc_saved(id, title, file_path, content, task_id)
+        self.add_doc_saved(id, title, file_path, content, task_id, kind)
             .await
             .map(Saved::into_value)
     }
@@ -704,6 +705,7 @@ impl SessionService {
         file_path: &str,
         content: Option<String>,
         task_id: Option<String>,
+        kind: Option<DocKind>,
     ) -> DomainResult<Saved<Session>> {
         check_opt_id("taskId", task_id.as_deref())?;
         let now = self.ctx.now();
@@ -711,10 +713,13 @@ impl SessionService {
             id: self.ctx.id("doc"),
             title: title.to_owned(),
             file_path: file_path.to_owned(),
+            kind: kind.map(Into::into),
             content,
+            content_file_path: None,
             task_id: task_id.clone(),
             added_at: now,
             added_by: Some(id.to_owned()),
+            extra: Extra::new(),
         };
         let entry = self.timeline(
             TimelineEventType::DocAdded,
@@ -733,9 +738,27 @@ impl SessionService {
         ticket.announce(&self.ctx, session).await
     }
 
-    /// The session's docs. `NotFound`.
+    /// The session's docs, each with its content: a doc the newer reference stored in a file
+    /// of its own (`contentFilePath`) gets the file's content (as the reference serves it).
+    /// `NotFound`.
     pub async fn docs(&self, id: &str) -> DomainResult<Vec<DocEntry>> {
-        Ok(self.get_raw(id).await?.docs)
+        let docs = self.get_raw(id).await?.docs;
+        self.with_content(id, docs).await
+    }
+
+    /// `docs` of session `session_id`, with the content of those kept outside the session
+    /// filled in (see [`SessionRepository::doc_content`](crate::ports::SessionRepository::doc_content)).
+    pub(crate) async fn with_content(
+        &self,
+        session_id: &str,
+        mut docs: Vec<DocEntry>,
+    ) -> DomainResult<Vec<DocEntry>> {
+        for doc in &mut docs {
+            if doc.content.is_none() && doc.content_file_path.is_some() {
+                doc.content = self.ctx.ports.sessions.doc_content(session_id, doc).await?;
+            }
+        }
+        Ok(docs)
     }
 
     /// Marks a session `failed` with an `error` timeline entry (spawn failure, spec §2).

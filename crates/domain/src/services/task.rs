@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Ctx, SessionService, non_blank};
 use crate::entities::{
-    DocEntry, Extra, Session, SessionFilter, Task, TaskFilter, TaskPatch, TaskPriority,
+    DocEntry, DocKind, Extra, Session, SessionFilter, Task, TaskFilter, TaskPatch, TaskPriority,
     TaskSessionStatus, TaskStatus, TimelineEventType, UpdateSource, js_trim,
 };
 use crate::error::{DomainError, DomainResult};
@@ -40,6 +40,10 @@ pub struct CreateTask {
     pub team_member_id: Option<String>,
     /// Team members.
     pub team_member_ids: Option<Vec<String>>,
+    /// `teamId` (newer reference, 653bc6a): `Some(None)` stores `null`.
+    pub team_id: Option<Option<String>>,
+    /// `dueDate` (newer reference), stored as sent: `Some(None)` stores `null`.
+    pub due_date: Option<Option<String>>,
 }
 
 /// Input of `updateTask`: the user fields, or the session form
@@ -103,6 +107,7 @@ impl TaskService {
             "referenceTaskIds",
             input.reference_task_ids.as_deref().unwrap_or_default(),
         )?;
+        check_opt_id("teamId", input.team_id.clone().flatten().as_deref())?;
         if self.ctx.ports.projects.get(&project_id).await?.is_none() {
             return Err(DomainError::not_found("Project", &project_id));
         }
@@ -112,7 +117,7 @@ impl TaskService {
             return Err(DomainError::not_found("Parent task", parent));
         }
         let now = self.ctx.now();
-        let task = Task {
+        let mut task = Task {
             id: self.ctx.id("task"),
             project_id,
             parent_id: input.parent_id,
@@ -137,6 +142,12 @@ impl TaskService {
             extra: Extra::new(),
             odd: Default::default(),
         };
+        if let Some(team_id) = &input.team_id {
+            task.set_team_id(team_id);
+        }
+        if let Some(due_date) = &input.due_date {
+            task.set_due_date(due_date);
+        }
         let task = self.ctx.ports.tasks.insert(task).await?;
         self.ctx
             .emit(NewEvent::new(
@@ -355,19 +366,21 @@ impl TaskService {
                 ..SessionFilter::default()
             })
             .await?;
-        let mut docs: Vec<TaskDoc> = sessions
-            .iter()
-            .flat_map(|s| {
-                s.docs
-                    .iter()
-                    .filter(|d| d.task_id.as_deref().is_none_or(|t| t == id))
-                    .map(|d| TaskDoc {
-                        doc: d.clone(),
-                        session_id: s.id.clone(),
-                        session_name: s.name.clone(),
-                    })
-            })
-            .collect();
+        let mut docs: Vec<TaskDoc> = Vec::new();
+        for s in &sessions {
+            let mine: Vec<DocEntry> = s
+                .docs
+                .iter()
+                .filter(|d| d.task_id.as_deref().is_none_or(|t| t == id))
+                .cloned()
+                .collect();
+            let mine = self.sessions().with_content(&s.id, mine).await?;
+            docs.extend(mine.into_iter().map(|doc| TaskDoc {
+                doc,
+                session_id: s.id.clone(),
+                session_name: s.name.clone(),
+            }));
+        }
         docs.sort_by_key(|d| d.doc.added_at);
         Ok(docs)
     }
@@ -384,13 +397,21 @@ impl TaskService {
         title: &str,
         file_path: &str,
         content: Option<String>,
+        kind: Option<DocKind>,
     ) -> DomainResult<Session> {
         check_id("sessionId", session_id)?;
         let task = self.get(id).await?;
         let session = self.sessions().get_raw(session_id).await?;
         let session = self
             .sessions()
-            .add_doc(&session.id, title, file_path, content, Some(id.to_owned()))
+            .add_doc(
+                &session.id,
+                title,
+                file_path,
+                content,
+                Some(id.to_owned()),
+                kind,
+            )
             .await?;
         if !session.task_ids.contains(&task.id) || !task.session_ids.contains(&session.id) {
             return self.sessions().add_task(session_id, id).await;
@@ -422,6 +443,7 @@ fn check_patch_ids(patch: &TaskPatch) -> DomainResult<()> {
         "teamMemberIds",
         patch.team_member_ids.as_deref().unwrap_or_default(),
     )?;
+    check_opt_id("teamId", patch.team_id.clone().flatten().as_deref())?;
     for key in patch.task_session_statuses.iter().flat_map(|m| m.keys()) {
         check_id("taskSessionStatuses", key)?;
     }

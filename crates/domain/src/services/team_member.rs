@@ -9,11 +9,12 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, non_blank, to_json};
 use crate::entities::{
     AgentMode, AgentTool, Capabilities, CommandPermissions, DefaultMemberKind, Extra,
-    PermissionMode, TeamMember, TeamMemberSnapshot, TeamMemberStatus, js_trim,
+    GLOBAL_MEMBERS, MemberScope, PermissionMode, TeamMember, TeamMemberSnapshot, TeamMemberStatus,
+    js_trim, member_keys,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::events::{NewEvent, Payload, names};
-use crate::ids::{check_id, iso_from_ms};
+use crate::ids::{check_id, check_opt_id, iso_from_ms};
 
 /// Input of `createTeamMember` (ref §4.5 POST).
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,14 @@ pub struct CreateTeamMember {
     pub custom_workflow: Option<String>,
     /// Memory (persisted, spec §2).
     pub memory: Option<Vec<String>>,
+    /// `global` makes the member available in every project (newer reference, 653bc6a);
+    /// stored as sent.
+    pub scope: Option<MemberScope>,
+    /// Model profile binding (newer reference); `''` is no binding.
+    pub model_profile_id: Option<String>,
+    /// Sound of the member in the desktop app (newer reference; at most 100 characters).
+    /// The reference accepts it without storing it; we store it.
+    pub sound_instrument: Option<String>,
 }
 
 /// Fields of `updateTeamMember`; each `Some` replaces. Serializes to the partial object stored
@@ -100,6 +109,56 @@ pub struct UpdateTeamMember {
     /// Memory; `[]` clears.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<Vec<String>>,
+    /// Scope; a custom member moves between its project and the global members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<MemberScope>,
+    /// Model profile binding; `''` removes it (newer reference).
+    #[serde(skip)]
+    pub model_profile_id: Option<String>,
+    /// Sound of the member; `''` removes it.
+    #[serde(skip)]
+    pub sound_instrument: Option<String>,
+}
+
+impl UpdateTeamMember {
+    /// The fields this update sets (the object merged into the member, or into a default
+    /// member's override) and the keys it removes.
+    fn changes(&self) -> (Map<String, Value>, Vec<&'static str>) {
+        let mut set = match to_json(self) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let mut removed = Vec::new();
+        for (key, value) in [
+            (member_keys::MODEL_PROFILE_ID, &self.model_profile_id),
+            (member_keys::SOUND_INSTRUMENT, &self.sound_instrument),
+        ] {
+            match value.as_deref() {
+                None => {}
+                Some("") => removed.push(key),
+                Some(v) => {
+                    set.insert(key.to_owned(), Value::String(v.to_owned()));
+                }
+            }
+        }
+        (set, removed)
+    }
+}
+
+/// Longest `soundInstrument` (the reference's limit).
+const MAX_SOUND_INSTRUMENT: usize = 100;
+
+/// Checks the newer reference's fields of a create or update: `modelProfileId` follows the id
+/// rule (`''` allowed), `soundInstrument` has at most 100 characters.
+fn check_new_fields(model_profile_id: Option<&str>, sound: Option<&str>) -> DomainResult<()> {
+    check_opt_id("modelProfileId", model_profile_id.filter(|s| !s.is_empty()))?;
+    if sound.is_some_and(|s| s.chars().count() > MAX_SOUND_INSTRUMENT) {
+        return Err(DomainError::invalid_field(
+            "soundInstrument",
+            format!("at most {MAX_SOUND_INSTRUMENT} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Team members.
@@ -121,9 +180,17 @@ fn member_not_found(id: &str) -> DomainError {
     DomainError::not_found("Team member", id)
 }
 
-fn merge(base: &TeamMember, over: &Map<String, Value>) -> DomainResult<TeamMember> {
+/// `base` with the keys of `over` set and the keys `removed` taken out.
+fn merge(
+    base: &TeamMember,
+    over: &Map<String, Value>,
+    removed: &[&str],
+) -> DomainResult<TeamMember> {
     let mut value = to_json(base);
     if let Value::Object(obj) = &mut value {
+        for k in removed {
+            obj.shift_remove(*k);
+        }
         for (k, v) in over {
             obj.insert(k.clone(), v.clone());
         }
@@ -159,7 +226,7 @@ impl TeamMemberService {
         else {
             return Ok(base);
         };
-        let mut member = match merge(&base, &over) {
+        let mut member = match merge(&base, &over, &[]) {
             Ok(m) => m,
             Err(err) => {
                 tracing::warn!(member = %base.id, error = %err, "ignoring unreadable override");
@@ -172,7 +239,8 @@ impl TeamMemberService {
         Ok(member)
     }
 
-    /// A member (default or custom) or `None`.
+    /// A member seen from `project_id` (a default, a custom member of the project, or a
+    /// global member) or `None`.
     pub(crate) async fn find(
         &self,
         project_id: &str,
@@ -181,10 +249,18 @@ impl TeamMemberService {
         if let Some(kind) = DefaultMemberKind::from_id(project_id, id) {
             return self.default_member(project_id, kind).await.map(Some);
         }
-        self.ctx.ports.team_members.get_custom(project_id, id).await
+        let store = &self.ctx.ports.team_members;
+        if let Some(m) = store.get_custom(project_id, id).await? {
+            return Ok(Some(m));
+        }
+        if project_id == GLOBAL_MEMBERS {
+            return Ok(None);
+        }
+        store.get_custom(GLOBAL_MEMBERS, id).await
     }
 
-    /// The five defaults then the custom members, archived ones excluded (ref §3.5).
+    /// The five defaults, the custom members of the project, then the global members,
+    /// archived ones excluded (ref §3.5; globals: newer reference, 653bc6a).
     ///
     /// # Errors
     /// `Validation` "Project ID is required".
@@ -194,12 +270,33 @@ impl TeamMemberService {
         for kind in DefaultMemberKind::ALL {
             out.push(self.default_member(project_id, kind).await?);
         }
-        out.extend(self.ctx.ports.team_members.list_custom(project_id).await?);
+        let store = &self.ctx.ports.team_members;
+        out.extend(store.list_custom(project_id).await?);
+        if project_id != GLOBAL_MEMBERS {
+            out.extend(store.list_custom(GLOBAL_MEMBERS).await?);
+        }
         out.retain(|m| m.status != TeamMemberStatus::Archived);
         Ok(out)
     }
 
-    /// One member, archived ones included.
+    /// The global members (`scope: "global"`), archived ones excluded: `GET
+    /// /api/team-members` without a project (newer reference, 653bc6a).
+    ///
+    /// # Errors
+    /// Store errors only.
+    pub async fn list_global(&self) -> DomainResult<Vec<TeamMember>> {
+        let mut out = self
+            .ctx
+            .ports
+            .team_members
+            .list_custom(GLOBAL_MEMBERS)
+            .await?;
+        out.retain(|m| m.status != TeamMemberStatus::Archived && m.is_global());
+        Ok(out)
+    }
+
+    /// One member, archived ones included: a default or custom member of the project, or a
+    /// global member.
     ///
     /// # Errors
     /// `Validation`; `NotFound` "Team member with id '<id>' not found".
@@ -208,6 +305,25 @@ impl TeamMemberService {
         self.find(project_id, id)
             .await?
             .ok_or_else(|| member_not_found(id))
+    }
+
+    /// One member by id alone (`GET /api/team-members/:id` without a project, newer
+    /// reference): a global member, a custom member of any project, or a default member
+    /// `tm_<projectId>_<kind>` of an existing project. Archived ones included.
+    ///
+    /// # Errors
+    /// `Validation` for an id breaking the id rule; `NotFound`.
+    pub async fn get_by_id(&self, id: &str) -> DomainResult<TeamMember> {
+        check_id("id", id)?;
+        if let Some(m) = self.ctx.ports.team_members.find_custom(id).await? {
+            return Ok(m);
+        }
+        for project in self.ctx.ports.projects.list().await? {
+            if let Some(kind) = DefaultMemberKind::from_id(&project.id, id) {
+                return self.default_member(&project.id, kind).await;
+            }
+        }
+        Err(member_not_found(id))
     }
 
     /// The snapshot of a member (ref §1.10).
@@ -231,6 +347,22 @@ impl TeamMemberService {
         let name = required(&input.name, "name")?;
         let role = required(&input.role, "role")?;
         let avatar = required(&input.avatar, "avatar")?;
+        check_new_fields(
+            input.model_profile_id.as_deref(),
+            input.sound_instrument.as_deref(),
+        )?;
+        let mut extra = Extra::new();
+        if let Some(scope) = input.scope {
+            extra.insert(member_keys::SCOPE.to_owned(), scope.as_str().into());
+        }
+        for (key, value) in [
+            (member_keys::MODEL_PROFILE_ID, input.model_profile_id),
+            (member_keys::SOUND_INSTRUMENT, input.sound_instrument),
+        ] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                extra.insert(key.to_owned(), Value::String(v));
+            }
+        }
         let now = iso_from_ms(self.ctx.now());
         let member = TeamMember {
             id: self.ctx.id("tm"),
@@ -256,7 +388,7 @@ impl TeamMemberService {
             memory: input.memory,
             created_at: now.clone(),
             updated_at: now,
-            extra: Extra::new(),
+            extra,
             odd: Default::default(),
         };
         let member = self.ctx.ports.team_members.put_custom(member).await?;
@@ -278,10 +410,7 @@ impl TeamMemberService {
         update: &UpdateTeamMember,
     ) -> DomainResult<TeamMember> {
         let now = iso_from_ms(self.ctx.now());
-        let mut fields = match to_json(update) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
+        let (mut fields, removed) = update.changes();
         fields.insert("updatedAt".into(), Value::String(now));
         fields.insert("projectId".into(), Value::String(member.project_id.clone()));
         if member.is_default {
@@ -290,13 +419,16 @@ impl TeamMemberService {
                 .get_override(&member.project_id, &member.id)
                 .await?
                 .unwrap_or_default();
+            for k in &removed {
+                over.shift_remove(*k);
+            }
             over.extend(fields);
             store
                 .put_override(&member.project_id, &member.id, over)
                 .await?;
             self.get(&member.project_id, &member.id).await
         } else {
-            let mut updated = merge(member, &fields)?;
+            let mut updated = merge(member, &fields, &removed)?;
             updated.id = member.id.clone();
             updated.is_default = false;
             self.ctx.ports.team_members.put_custom(updated).await
@@ -332,6 +464,10 @@ impl TeamMemberService {
         if let Some(i) = &mut update.identity {
             *i = js_trim(i).to_owned();
         }
+        check_new_fields(
+            update.model_profile_id.as_deref(),
+            update.sound_instrument.as_deref(),
+        )?;
         let member = self.get(project_id, id).await?;
         let member = self.store_update(&member, &update).await?;
         self.emit(names::TEAM_MEMBER_UPDATED, &member).await;
@@ -381,7 +517,7 @@ impl TeamMemberService {
         self.ctx
             .ports
             .team_members
-            .delete_custom(project_id, id)
+            .delete_custom(member.home(), id)
             .await?;
         self.ctx
             .emit(NewEvent::new(

@@ -29,7 +29,6 @@ pub fn project(id: &str, created_at: i64) -> Project {
         description: Some(String::new()),
         created_at,
         updated_at: created_at,
-        is_master: None,
         extra: Extra::new(),
         odd: Default::default(),
     }

@@ -132,6 +132,7 @@ where
             projects::list_order,
             projects::update_rules,
             projects::delete,
+            projects::newer_reference_fields,
         ]
     );
 }
@@ -156,6 +157,7 @@ where
             tasks::concurrent_session_statuses,
             tasks::concurrent_add_remove_sessions,
             tasks::json_forms,
+            tasks::newer_reference_fields,
         ]
     );
 }
@@ -178,6 +180,7 @@ where
             sessions::delete_and_exists,
             sessions::concurrent_appends,
             sessions::spawn_metadata_of_newer_servers,
+            sessions::docs_keep_newer_fields,
         ]
     );
 }
@@ -213,7 +216,8 @@ where
         [
             team_members::custom_crud,
             team_members::overrides,
-            team_members::every_mode_and_tool
+            team_members::every_mode_and_tool,
+            team_members::global_members,
         ]
     );
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::entities::ProjectPatch;
+use crate::entities::{IS_MASTER, ProjectPatch};
 use crate::ports::ProjectRepository;
 
 use super::fixtures::{T0, extra, project};
@@ -70,17 +70,19 @@ pub async fn update_rules(repo: Arc<dyn ProjectRepository>) {
         repo.update("proj_1", &master(true), T0 + 20).await,
         "set master",
     );
-    assert_eq!(set.is_master, Some(true));
+    assert_eq!(set.is_master(), Some(true));
     assert_eq!(set.name, "Renamed");
-    assert_eq!(set.extra, extra());
+    let mut others = set.extra.clone();
+    others.remove(IS_MASTER);
+    assert_eq!(others, extra());
     let renamed = ok(repo.update("proj_1", &patch, T0 + 30).await, "update");
-    assert_eq!(renamed.is_master, Some(true), "an update keeps the flag");
+    assert_eq!(renamed.is_master(), Some(true), "an update keeps the flag");
     assert_eq!(ok(repo.get("proj_1").await, "get"), Some(renamed));
     let unset = ok(
         repo.update("proj_1", &master(false), T0 + 40).await,
         "unset",
     );
-    assert_eq!(unset.is_master, Some(false));
+    assert_eq!(unset.is_master(), Some(false));
     assert_eq!(ok(repo.get("proj_1").await, "get"), Some(unset));
 }
 
@@ -92,4 +94,49 @@ pub async fn delete(repo: Arc<dyn ProjectRepository>) {
     assert_eq!(ok(repo.get("proj_1").await, "get deleted"), None);
     assert_not_found(repo.delete("proj_1").await, "delete twice");
     assert_eq!(ok(repo.list().await, "list").len(), 1);
+}
+
+/// The newer reference's (653bc6a) `isMaster` round-trips as stored and is set by an update,
+/// next to the other unknown keys; a project without it stays without it.
+pub async fn newer_reference_fields(repo: Arc<dyn ProjectRepository>) {
+    let mut master = project("proj_master", T0);
+    master.extra = extra();
+    master
+        .extra
+        .insert(IS_MASTER.to_owned(), serde_json::Value::Bool(true));
+    ok(repo.insert(master.clone()).await, "insert master");
+    ok(
+        repo.insert(project("proj_plain", T0 + 1)).await,
+        "insert plain",
+    );
+    let got = ok(repo.get("proj_master").await, "get").expect("stored");
+    assert_eq!(got, master);
+    assert_eq!(got.is_master(), Some(true));
+
+    let off = ProjectPatch {
+        is_master: Some(false),
+        ..Default::default()
+    };
+    let updated = ok(repo.update("proj_master", &off, T0 + 2).await, "unset");
+    assert_eq!(updated.is_master(), Some(false));
+    assert_eq!(updated.extra.get("x-extra"), extra().get("x-extra"));
+    assert_eq!(ok(repo.get("proj_master").await, "get"), Some(updated));
+
+    let rename = ProjectPatch {
+        name: Some("Plain".into()),
+        ..Default::default()
+    };
+    let plain = ok(repo.update("proj_plain", &rename, T0 + 3).await, "rename");
+    assert_eq!(plain.is_master(), None);
+    assert!(plain.extra.is_empty(), "{:?}", plain.extra);
+    let on = ProjectPatch {
+        is_master: Some(true),
+        ..Default::default()
+    };
+    let plain = ok(repo.update("proj_plain", &on, T0 + 4).await, "set");
+    assert_eq!(
+        ok(repo.get("proj_plain").await, "get").expect("stored"),
+        plain
+    );
+    assert_eq!(plain.is_master(), Some(true));
 }

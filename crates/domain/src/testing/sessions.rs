@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::entities::{
-    DocEntry, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch, SessionStatus,
-    TeamMemberSnapshot, TimelineEvent, TimelineEventType,
+    DocEntry, DocKind, Lenient, NeedsInput, Session, SessionEvent, SessionFilter, SessionPatch,
+    SessionStatus, TeamMemberSnapshot, TimelineEvent, TimelineEventType,
 };
 use crate::error::DomainResult;
 use crate::ports::SessionRepository;
@@ -301,10 +301,13 @@ pub async fn appends(repo: Arc<dyn SessionRepository>) {
         id: "doc_1".into(),
         title: "Plan".into(),
         file_path: "/tmp/plan.md".into(),
+        kind: None,
         content: Some("# Plan".into()),
+        content_file_path: None,
         task_id: None,
         added_at: T0 + 4,
         added_by: Some("sess_1".into()),
+        extra: Default::default(),
     };
     let s = ok(repo.add_doc("sess_1", doc.clone(), T0 + 4).await, "doc");
     assert_eq!(s.docs, std::slice::from_ref(&doc));
@@ -388,4 +391,64 @@ pub async fn spawn_metadata_of_newer_servers(repo: Arc<dyn SessionRepository>) {
         assert_eq!(ok(repo.upsert(s.clone()).await, "upsert"), s);
         assert_eq!(ok(repo.get(&s.id).await, "get"), Some(s));
     }
+}
+
+/// Docs keep the newer reference's (653bc6a) fields and any unknown key: `kind` (a stored
+/// unknown string included), `contentFilePath` with no inline `content`, through an upsert
+/// and an append.
+pub async fn docs_keep_newer_fields(repo: Arc<dyn SessionRepository>) {
+    let mut s = session("sess_1", "p1", T0);
+    let mut extra_doc = extra();
+    extra_doc.insert("x-pinned".to_owned(), json!(true));
+    s.docs = vec![
+        DocEntry {
+            id: "doc_diagram".into(),
+            title: "Architecture".into(),
+            file_path: "/work/arch.excalidraw".into(),
+            kind: Some(DocKind::Diagram.into()),
+            content: None,
+            content_file_path: Some(
+                "/home/u/.maestro/data/session-docs/sess_1/doc_diagram.excalidraw".into(),
+            ),
+            task_id: Some("task_1".into()),
+            added_at: T0 + 1,
+            added_by: Some("sess_1".into()),
+            extra: extra_doc,
+        },
+        DocEntry {
+            id: "doc_odd".into(),
+            title: "Sketch".into(),
+            file_path: "/work/sketch".into(),
+            kind: Some(Lenient::Other("sketch".into())),
+            content: Some("lines".into()),
+            content_file_path: None,
+            task_id: None,
+            added_at: T0 + 2,
+            added_by: None,
+            extra: Default::default(),
+        },
+    ];
+    ok(repo.upsert(s.clone()).await, "upsert");
+    assert_eq!(ok(repo.get("sess_1").await, "get"), Some(s.clone()));
+
+    let markdown = DocEntry {
+        id: "doc_md".into(),
+        title: "Notes".into(),
+        file_path: "/work/notes.md".into(),
+        kind: Some(DocKind::Markdown.into()),
+        content: Some("# Notes".into()),
+        content_file_path: None,
+        task_id: None,
+        added_at: T0 + 3,
+        added_by: Some("sess_1".into()),
+        extra: Default::default(),
+    };
+    let appended = ok(
+        repo.add_doc("sess_1", markdown.clone(), T0 + 3).await,
+        "add",
+    );
+    s.docs.push(markdown);
+    s.last_activity = T0 + 3;
+    assert_eq!(appended.docs, s.docs);
+    assert_eq!(ok(repo.get("sess_1").await, "get"), Some(appended));
 }

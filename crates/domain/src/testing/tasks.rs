@@ -3,7 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::entities::{Task, TaskFilter, TaskPatch, TaskPriority, TaskSessionStatus, TaskStatus};
+use serde_json::{Value, json};
+
+use crate::entities::{
+    Task, TaskFilter, TaskPatch, TaskPriority, TaskSessionStatus, TaskStatus, task_keys,
+};
 use crate::ports::TaskRepository;
 
 use super::fixtures::{T0, extra, task};
@@ -522,4 +526,62 @@ pub async fn json_forms(repo: Arc<dyn TaskRepository>) {
     );
     check(&*repo, &all, "after delete").await;
     assert_eq!(ok(repo.list_json(&all).await, "list_json").len(), 2);
+}
+
+/// The newer reference's (653bc6a) `teamId` and `dueDate` are tri-state: absent (older
+/// data), `null` or a string. Each form round-trips as stored, an update sets a value or
+/// `null`, and a task without them stays without them.
+pub async fn newer_reference_fields(repo: Arc<dyn TaskRepository>) {
+    let mut newer = task("task_newer", "p1", T0);
+    newer.extra = extra();
+    newer
+        .extra
+        .insert(task_keys::TEAM_ID.to_owned(), json!("team_1"));
+    newer
+        .extra
+        .insert(task_keys::DUE_DATE.to_owned(), Value::Null);
+    ok(repo.insert(newer.clone()).await, "insert newer");
+    ok(
+        repo.insert(task("task_older", "p1", T0 + 1)).await,
+        "insert older",
+    );
+    let got = ok(repo.get("task_newer").await, "get").expect("stored");
+    assert_eq!(got, newer);
+    assert_eq!(got.team_id(), Some("team_1"));
+    assert_eq!(got.extra.get(task_keys::DUE_DATE), Some(&Value::Null));
+
+    let patch = TaskPatch {
+        team_id: Some(None),
+        due_date: Some(Some("2026-12-31".into())),
+        ..Default::default()
+    };
+    let updated = ok(repo.update("task_newer", &patch, T0 + 2).await, "update");
+    assert_eq!(updated.extra.get(task_keys::TEAM_ID), Some(&Value::Null));
+    assert_eq!(updated.team_id(), None);
+    assert_eq!(updated.due_date(), Some("2026-12-31"));
+    assert_eq!(updated.extra.get("x-extra"), extra().get("x-extra"));
+    assert_eq!(
+        ok(repo.get("task_newer").await, "get"),
+        Some(updated.clone())
+    );
+    let text = ok(repo.get_json("task_newer").await, "get_json").expect("stored");
+    assert!(
+        text.contains(r#""teamId":null"#) && text.contains(r#""dueDate":"2026-12-31""#),
+        "{text}"
+    );
+
+    let rename = TaskPatch {
+        title: Some("Older".into()),
+        ..Default::default()
+    };
+    let older = ok(repo.update("task_older", &rename, T0 + 3).await, "rename");
+    assert!(older.extra.is_empty(), "{:?}", older.extra);
+    let assign = TaskPatch {
+        team_id: Some(Some("team_2".into())),
+        ..Default::default()
+    };
+    let older = ok(repo.update("task_older", &assign, T0 + 4).await, "assign");
+    assert_eq!(older.team_id(), Some("team_2"));
+    assert!(!older.extra.contains_key(task_keys::DUE_DATE));
+    assert_eq!(ok(repo.get("task_older").await, "get"), Some(older));
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::entities::{AgentMode, AgentTool, Lenient};
+use crate::entities::{AgentMode, AgentTool, GLOBAL_MEMBERS, Lenient, TeamMember, member_keys};
 use crate::ports::TeamMemberRepository;
 
 use super::fixtures::{extra, member};
@@ -140,4 +140,132 @@ pub async fn every_mode_and_tool(repo: Arc<dyn TeamMemberRepository>) {
         ok(repo.get_override("p1", "tm_p1_coordinator").await, "get"),
         Some(over)
     );
+}
+
+fn ids(v: Vec<TeamMember>) -> Vec<String> {
+    v.into_iter().map(|m| m.id).collect()
+}
+
+/// A copy of `m` with `scope` set (`None` removes it).
+fn scoped(m: &TeamMember, scope: Option<&str>) -> TeamMember {
+    let mut m = m.clone();
+    match scope {
+        Some(s) => {
+            m.extra.insert(member_keys::SCOPE.to_owned(), json!(s));
+        }
+        None => {
+            m.extra.shift_remove(member_keys::SCOPE);
+        }
+    }
+    m
+}
+
+/// Global members (newer reference, 653bc6a): kept under the global home whatever project
+/// they were created in, found by id alone, moved between the global home and their project
+/// when their scope changes; the newer fields (`scope`, `modelProfileId`,
+/// `soundInstrument`) round-trip.
+pub async fn global_members(repo: Arc<dyn TeamMemberRepository>) {
+    let local = member("tm_1", "p1", "2026-02-01T00:00:00.000Z");
+    let mut global = scoped(
+        &member("tm_2", "p1", "2026-02-02T00:00:00.000Z"),
+        Some("global"),
+    );
+    global
+        .extra
+        .insert(member_keys::MODEL_PROFILE_ID.to_owned(), json!("mp_heavy"));
+    global
+        .extra
+        .insert(member_keys::SOUND_INSTRUMENT.to_owned(), json!("piano"));
+    let other = scoped(
+        &member("tm_3", "p2", "2026-02-03T00:00:00.000Z"),
+        Some("global"),
+    );
+    let explicit = scoped(
+        &member("tm_4", "p1", "2026-02-04T00:00:00.000Z"),
+        Some("project"),
+    );
+    for m in [&local, &global, &other, &explicit] {
+        assert_eq!(&ok(repo.put_custom(m.clone()).await, "put"), m);
+    }
+    assert_eq!(
+        ids(ok(repo.list_custom("p1").await, "list p1")),
+        ["tm_1", "tm_4"]
+    );
+    assert!(ok(repo.list_custom("p2").await, "list p2").is_empty());
+    assert_eq!(
+        ok(repo.list_custom(GLOBAL_MEMBERS).await, "list global"),
+        [global.clone(), other.clone()]
+    );
+    assert_eq!(
+        ok(repo.get_custom(GLOBAL_MEMBERS, "tm_2").await, "get global"),
+        Some(global.clone())
+    );
+    assert_eq!(ok(repo.get_custom("p1", "tm_2").await, "get in p1"), None);
+    assert_eq!(
+        ok(
+            repo.get_custom(GLOBAL_MEMBERS, "tm_1").await,
+            "local as global"
+        ),
+        None
+    );
+    assert_eq!(
+        ok(repo.find_custom("tm_2").await, "find global"),
+        Some(global.clone())
+    );
+    assert_eq!(
+        ok(repo.find_custom("tm_4").await, "find local"),
+        Some(explicit.clone())
+    );
+    assert_eq!(ok(repo.find_custom("tm_9").await, "find missing"), None);
+
+    // Scope changes move the member between its project and the global home.
+    let demoted = scoped(&global, Some("project"));
+    ok(repo.put_custom(demoted.clone()).await, "demote");
+    assert_eq!(
+        ids(ok(repo.list_custom(GLOBAL_MEMBERS).await, "list global")),
+        ["tm_3"]
+    );
+    assert_eq!(
+        ids(ok(repo.list_custom("p1").await, "list p1")),
+        ["tm_1", "tm_2", "tm_4"]
+    );
+    assert_eq!(
+        ok(repo.get_custom("p1", "tm_2").await, "get demoted"),
+        Some(demoted.clone())
+    );
+    assert_eq!(
+        ok(repo.find_custom("tm_2").await, "find demoted"),
+        Some(demoted)
+    );
+    let promoted = scoped(&local, Some("global"));
+    ok(repo.put_custom(promoted.clone()).await, "promote");
+    assert_eq!(
+        ids(ok(repo.list_custom("p1").await, "list p1")),
+        ["tm_2", "tm_4"]
+    );
+    assert_eq!(
+        ok(repo.list_custom(GLOBAL_MEMBERS).await, "list global"),
+        [promoted.clone(), other.clone()]
+    );
+    let unscoped = scoped(&promoted, None);
+    ok(repo.put_custom(unscoped.clone()).await, "unscope");
+    assert_eq!(
+        ok(repo.get_custom("p1", "tm_1").await, "get unscoped"),
+        Some(unscoped)
+    );
+    assert_eq!(
+        ids(ok(repo.list_custom(GLOBAL_MEMBERS).await, "list global")),
+        ["tm_3"]
+    );
+
+    assert_not_found(
+        repo.delete_custom("p2", "tm_3").await,
+        "delete a global member from its project",
+    );
+    ok(
+        repo.delete_custom(GLOBAL_MEMBERS, "tm_3").await,
+        "delete global",
+    );
+    assert_eq!(ok(repo.find_custom("tm_3").await, "find deleted"), None);
+    assert!(ok(repo.list_custom(GLOBAL_MEMBERS).await, "list global").is_empty());
 }

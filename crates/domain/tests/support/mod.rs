@@ -132,7 +132,7 @@ pub struct CountingTeamMembers {
 }
 
 impl CountingTeamMembers {
-    /// Reads (`list_custom`, `get_custom`, `get_override`) so far.
+    /// Reads (`list_custom`, `get_custom`, `find_custom`, `get_override`) so far.
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::SeqCst)
     }
@@ -153,6 +153,10 @@ impl TeamMemberRepository for CountingTeamMembers {
     async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
         self.count();
         self.inner.get_custom(project_id, id).await
+    }
+    async fn find_custom(&self, id: &str) -> DomainResult<Option<TeamMember>> {
+        self.count();
+        self.inner.find_custom(id).await
     }
     async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
         self.inner.put_custom(member).await
@@ -266,6 +270,7 @@ impl Harness {
                 name: Some(name.into()),
                 working_dir: Some(format!("/work/{name}")),
                 description: None,
+                is_master: None,
             })
             .await
             .unwrap()

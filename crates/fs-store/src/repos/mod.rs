@@ -32,6 +32,7 @@ pub use projects::FsProjectRepository;
 pub use sessions::FsSessionRepository;
 pub use tasks::FsTaskRepository;
 pub use team_members::FsTeamMemberRepository;
+pub(crate) use team_members::StoredMember;
 
 /// What every repository of one store shares.
 pub(crate) struct Ctx {

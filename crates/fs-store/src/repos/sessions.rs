@@ -15,6 +15,7 @@ use super::table::{Change, Table};
 use super::{Ctx, by_creation, found, unwrap_arc};
 use crate::delta::{Lengths, session_patch};
 use crate::layout::check_id;
+use crate::load::read_regular;
 use crate::op::{Op, json_render};
 
 /// [`SessionRepository`] on `sessions/<id>.json`.
@@ -76,8 +77,57 @@ impl FsSessionRepository {
     }
 }
 
+/// The file names the newer reference (653bc6a) may have given the content of `doc` in
+/// `session-docs/<sessionId>/`: the name its `contentFilePath` ends with, when that is
+/// `<docId>.md` or `<docId>.excalidraw`, then the name its kind implies. Only these names are
+/// ever read, never the stored path itself (it names the reference's data directory, which may
+/// have moved, and must not let stored data point the server at any file).
+fn doc_content_names(doc: &DocEntry) -> Vec<String> {
+    if check_id("docId", &doc.id).is_err() {
+        return Vec::new();
+    }
+    let md = format!("{}.md", doc.id);
+    let diagram = format!("{}.excalidraw", doc.id);
+    let stored = doc
+        .content_file_path
+        .as_deref()
+        .and_then(|p| p.rsplit(['/', '\\']).next())
+        .filter(|name| *name == md || *name == diagram);
+    let by_kind = if doc.is_diagram() { &diagram } else { &md };
+    let mut names: Vec<String> = stored.into_iter().map(str::to_owned).collect();
+    if !names.iter().any(|n| n == by_kind) {
+        names.push(by_kind.clone());
+    }
+    names
+}
+
 #[async_trait]
 impl SessionRepository for FsSessionRepository {
+    async fn doc_content(&self, session_id: &str, doc: &DocEntry) -> DomainResult<Option<String>> {
+        if check_id("sessionId", session_id).is_err() {
+            return Ok(None);
+        }
+        let paths: Vec<_> = doc_content_names(doc)
+            .iter()
+            .map(|name| self.ctx.layout.session_doc(session_id, name))
+            .collect();
+        // The only read of this store that touches the disk: files we never write, read
+        // only when docs are listed.
+        let read = tokio::task::spawn_blocking(move || {
+            for path in paths {
+                match read_regular(&path) {
+                    Ok(bytes) => return Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => {
+                        tracing::warn!(path = %path.display(), %error, "cannot read doc content");
+                    }
+                }
+            }
+            None
+        });
+        Ok(read.await.unwrap_or_default())
+    }
+
     async fn upsert(&self, session: Session) -> DomainResult<Session> {
         check_id("id", &session.id)?;
         let id = session.id.clone();

@@ -1,7 +1,9 @@
-//! Team members: custom members in `team-members/<projectId>/<id>.json` and overrides of the
-//! default members in `team-members/<projectId>/<defaultId>.override.json` (ref §1.9).
+//! Team members: custom members in `team-members/<projectId>/<id>.json` (global members,
+//! newer reference: `team-members/__global__/<id>.json`) and overrides of the default members
+//! in `team-members/<projectId>/<defaultId>.override.json` (ref §1.9).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -14,14 +16,32 @@ use maestro_domain::{DomainError, DomainResult};
 use super::table::{Change, Table};
 use super::{Ctx, found};
 use crate::layout::check_id;
-use crate::op::Op;
+use crate::op::{Op, Stray};
 
 type Key = (String, String);
 
-/// [`TeamMemberRepository`] on `team-members/<projectId>/`.
+/// A custom member and the file it is stored in: `team-members/<home>/<id>.json`, or, for a
+/// member loaded from another directory, that file (moved by its next write).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredMember {
+    pub(crate) member: TeamMember,
+    pub(crate) file: PathBuf,
+}
+
+/// Stored as its member.
+impl serde::Serialize for StoredMember {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.member.serialize(s)
+    }
+}
+
+/// [`TeamMemberRepository`] on `team-members/<home>/`: a project's directory, or
+/// `__global__/` for global members. Custom members are keyed by id alone (ids are unique
+/// across homes), so a scope change is one change of one row: the new file is written and
+/// the old one removed with it (journaled together).
 pub struct FsTeamMemberRepository {
     ctx: Arc<Ctx>,
-    custom: Arc<Table<Key, TeamMember>>,
+    custom: Arc<Table<String, StoredMember>>,
     overrides: Arc<Table<Key, Map<String, Value>>>,
 }
 
@@ -38,7 +58,7 @@ fn member_order(a: &TeamMember, b: &TeamMember) -> std::cmp::Ordering {
 impl FsTeamMemberRepository {
     pub(crate) fn new(
         ctx: Arc<Ctx>,
-        custom: HashMap<Key, TeamMember>,
+        custom: HashMap<String, StoredMember>,
         overrides: HashMap<Key, Map<String, Value>>,
     ) -> Self {
         Self {
@@ -48,11 +68,11 @@ impl FsTeamMemberRepository {
         }
     }
 
-    /// Every custom member of every project, by project id, then `createdAt`, then id (for
+    /// Every custom member of every home, by project id, then `createdAt`, then id (for
     /// exports such as `import-fs`, and tests).
     pub fn all_custom(&self) -> Vec<TeamMember> {
         self.custom.with_rows(|rows| {
-            let mut v: Vec<&TeamMember> = rows.collect();
+            let mut v: Vec<&TeamMember> = rows.map(|r| &r.member).collect();
             v.sort_unstable_by(|a, b| {
                 a.project_id
                     .cmp(&b.project_id)
@@ -106,52 +126,74 @@ impl FsTeamMemberRepository {
 
 #[async_trait]
 impl TeamMemberRepository for FsTeamMemberRepository {
-    async fn list_custom(&self, project_id: &str) -> DomainResult<Vec<TeamMember>> {
+    async fn list_custom(&self, home: &str) -> DomainResult<Vec<TeamMember>> {
         Ok(self.custom.with_rows(|rows| {
-            let mut v: Vec<&TeamMember> = rows.filter(|m| m.project_id == project_id).collect();
+            let mut v: Vec<&TeamMember> = rows
+                .map(|r| &r.member)
+                .filter(|m| m.home() == home)
+                .collect();
             v.sort_unstable_by(|a, b| member_order(a, b));
             v.into_iter().cloned().collect()
         }))
     }
 
-    async fn get_custom(&self, project_id: &str, id: &str) -> DomainResult<Option<TeamMember>> {
+    async fn get_custom(&self, home: &str, id: &str) -> DomainResult<Option<TeamMember>> {
         Ok(self
             .custom
-            .get(&key(project_id, id))
-            .map(|m| TeamMember::clone(&m)))
+            .get(&id.to_owned())
+            .filter(|r| r.member.home() == home)
+            .map(|r| r.member.clone()))
+    }
+
+    async fn find_custom(&self, id: &str) -> DomainResult<Option<TeamMember>> {
+        Ok(self.custom.get(&id.to_owned()).map(|r| r.member.clone()))
     }
 
     async fn put_custom(&self, member: TeamMember) -> DomainResult<TeamMember> {
         check_id("id", &member.id)?;
         check_id("projectId", &member.project_id)?;
-        let path = self.ctx.layout.member(&member.project_id, &member.id);
-        let (k, id) = (key(&member.project_id, &member.id), member.id.clone());
+        let path = self.ctx.layout.member(member.home(), &member.id);
+        let id = member.id.clone();
+        let row = StoredMember {
+            member,
+            file: path.clone(),
+        };
         let (new, ()) = self
             .custom
             .mutate(
                 &self.ctx,
-                k,
-                |_| Ok(Change::Put(member, ())),
-                |_, new| match new {
-                    Some(m) => (path, Op::json(m.clone(), None)),
+                id.clone(),
+                |_| Ok(Change::Put(row, ())),
+                |old, new| match new {
+                    Some(m) => {
+                        // A scope change (or a file loaded from another directory): the old
+                        // file goes with this write.
+                        let stray = old
+                            .filter(|o| o.file != path)
+                            .map(|o| Stray::new(o.file.clone()));
+                        (path, Op::json(m.clone(), stray))
+                    }
                     None => (path, Op::Delete { also: None }),
                 },
             )
             .await?;
-        found(new, "TeamMember", &id)
+        found(new, "TeamMember", &id).map(|r| r.member)
     }
 
-    async fn delete_custom(&self, project_id: &str, id: &str) -> DomainResult<()> {
-        let path = self.ctx.layout.member(project_id, id);
+    async fn delete_custom(&self, home: &str, id: &str) -> DomainResult<()> {
         self.custom
             .mutate(
                 &self.ctx,
-                key(project_id, id),
+                id.to_owned(),
                 |old| match old {
-                    Some(_) => Ok(Change::Delete(())),
-                    None => Err(DomainError::not_found("TeamMember", id)),
+                    Some(r) if r.member.home() == home => Ok(Change::Delete(())),
+                    _ => Err(DomainError::not_found("TeamMember", id)),
                 },
-                |_, _| (path, Op::Delete { also: None }),
+                |old, _| {
+                    let path =
+                        old.map_or_else(|| self.ctx.layout.member(home, id), |r| r.file.clone());
+                    (path, Op::Delete { also: None })
+                },
             )
             .await?;
         Ok(())

@@ -31,6 +31,7 @@ struct ProjectBody {
     name: Option<String>,
     working_dir: Option<String>,
     description: Option<String>,
+    is_master: Option<bool>,
 }
 
 async fn list(State(s): State<ApiState>) -> ApiResult<Json<Vec<Project>>> {
@@ -48,6 +49,7 @@ async fn create(
             name: b.name,
             working_dir: b.working_dir,
             description: b.description,
+            is_master: b.is_master,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -69,7 +71,7 @@ async fn update(
         name: b.name,
         working_dir: b.working_dir,
         description: b.description,
-        is_master: None,
+        is_master: b.is_master,
     };
     Ok(Json(s.app.projects.update(&id, patch).await?))
 }

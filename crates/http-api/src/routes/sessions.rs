@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maestro_domain::entities::{
-    DocEntry, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
+    DocEntry, DocKind, NeedsInput, PromptMode, Session, SessionEvent, SessionFilter, SessionMail,
     SessionPatch, SessionStatus, TimelineEvent, TimelineEventType,
 };
 use maestro_domain::services::{
@@ -285,6 +285,7 @@ struct DocBody {
     file_path: Option<String>,
     content: Option<String>,
     task_id: Option<String>,
+    kind: Option<DocKind>,
 }
 
 async fn add_doc(
@@ -297,7 +298,7 @@ async fn add_doc(
     Ok(PayloadJson(
         s.app
             .sessions
-            .add_doc_saved(&id, &title, &file_path, b.content, b.task_id)
+            .add_doc_saved(&id, &title, &file_path, b.content, b.task_id, b.kind)
             .await?
             .json,
     ))

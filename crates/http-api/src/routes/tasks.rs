@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maestro_domain::entities::{
-    Task, TaskFilter, TaskPatch, TaskPriority, TaskSessionStatus, TaskStatus, TimelineEventType,
-    UpdateSource,
+    DocKind, Task, TaskFilter, TaskPatch, TaskPriority, TaskSessionStatus, TaskStatus,
+    TimelineEventType, UpdateSource,
 };
 use maestro_domain::services::{CreateTask, TaskDoc, UpdateTask};
 use serde::Deserialize;
@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use super::deleted;
 use crate::ApiState;
 use crate::error::ApiResult;
-use crate::extract::{Id, JsonBody, PathParams, QueryMap, RawJson, RawJsonList, required};
+use crate::extract::{
+    Id, JsonBody, PathParams, QueryMap, RawJson, RawJsonList, nullable, required,
+};
 
 pub(super) fn routes() -> Router<ApiState> {
     Router::new()
@@ -55,6 +57,10 @@ struct CreateBody {
     reference_task_ids: Option<Vec<String>>,
     team_member_id: Option<String>,
     team_member_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    due_date: Option<Option<String>>,
 }
 
 async fn create(
@@ -75,6 +81,8 @@ async fn create(
             reference_task_ids: b.reference_task_ids,
             team_member_id: b.team_member_id,
             team_member_ids: b.team_member_ids,
+            team_id: b.team_id,
+            due_date: b.due_date,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(task)))
@@ -99,6 +107,10 @@ struct UpdateBody {
     team_member_id: Option<String>,
     team_member_ids: Option<Vec<String>>,
     task_session_statuses: Option<BTreeMap<String, TaskSessionStatus>>,
+    #[serde(default, deserialize_with = "nullable")]
+    team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    due_date: Option<Option<String>>,
     update_source: Option<UpdateSource>,
     session_id: Option<String>,
     session_status: Option<TaskSessionStatus>,
@@ -123,6 +135,8 @@ async fn update(
             team_member_id: b.team_member_id,
             team_member_ids: b.team_member_ids,
             task_session_statuses: b.task_session_statuses,
+            team_id: b.team_id,
+            due_date: b.due_date,
         },
         update_source: b.update_source,
         session_id: b.session_id,
@@ -187,6 +201,7 @@ struct DocBody {
     file_path: Option<String>,
     session_id: Option<String>,
     content: Option<String>,
+    kind: Option<DocKind>,
 }
 
 async fn add_doc(
@@ -200,7 +215,7 @@ async fn add_doc(
     let session = s
         .app
         .tasks
-        .add_doc(&id, &session_id, &title, &file_path, b.content)
+        .add_doc(&id, &session_id, &title, &file_path, b.content, b.kind)
         .await?;
     let now = session
         .docs

@@ -1,4 +1,6 @@
-//! `/api/team-members` (ref §4.5) with persisted `permissionMode` and `memory` (spec §2).
+//! `/api/team-members` (ref §4.5) with persisted `permissionMode` and `memory` (spec §2), and
+//! the newer reference's (653bc6a) global members, `scope`, `modelProfileId` and
+//! `soundInstrument`.
 
 use axum::Json;
 use axum::Router;
@@ -7,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use maestro_domain::entities::{
-    AgentMode, AgentTool, Capabilities, CommandPermissions, PermissionMode, TeamMember,
-    TeamMemberStatus,
+    AgentMode, AgentTool, Capabilities, CommandPermissions, MemberScope, PermissionMode,
+    TeamMember, TeamMemberStatus,
 };
 use maestro_domain::services::{CreateTeamMember, UpdateTeamMember};
 use serde::Deserialize;
@@ -42,9 +44,19 @@ fn body_project(p: Option<String>) -> ApiResult<String> {
         .ok_or_else(|| ApiError::validation("projectId is required in request body"))
 }
 
+/// `?projectId=X`: the project's members (defaults, its custom members, the global ones);
+/// without it, the global members (newer reference, 653bc6a). `?scope=global` keeps only the
+/// global members.
 async fn list(State(s): State<ApiState>, q: QueryMap) -> ApiResult<Json<Vec<TeamMember>>> {
-    let project = query_project(&q)?;
-    Ok(Json(s.app.team_members.list(&project).await?))
+    let scope = q.parsed("scope", MemberScope::parse, &MemberScope::expected())?;
+    let mut members = match q.string("projectId") {
+        Some(project) => s.app.team_members.list(&project).await?,
+        None => s.app.team_members.list_global().await?,
+    };
+    if scope == Some(MemberScope::Global) {
+        members.retain(TeamMember::is_global);
+    }
+    Ok(Json(members))
 }
 
 #[derive(Deserialize)]
@@ -65,6 +77,9 @@ struct CreateBody {
     workflow_template_id: Option<String>,
     custom_workflow: Option<String>,
     memory: Option<Vec<String>>,
+    scope: Option<MemberScope>,
+    model_profile_id: Option<String>,
+    sound_instrument: Option<String>,
 }
 
 async fn create(
@@ -90,18 +105,25 @@ async fn create(
             workflow_template_id: b.workflow_template_id,
             custom_workflow: b.custom_workflow,
             memory: b.memory,
+            scope: b.scope,
+            model_profile_id: b.model_profile_id,
+            sound_instrument: b.sound_instrument,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// With `?projectId=X` a member seen from that project; without it, a member by id alone
+/// (newer reference, 653bc6a).
 async fn get_one(
     State(s): State<ApiState>,
     PathParams(id): PathParams<Id>,
     q: QueryMap,
 ) -> ApiResult<Json<TeamMember>> {
-    let project = query_project(&q)?;
-    Ok(Json(s.app.team_members.get(&project, &id).await?))
+    Ok(Json(match q.string("projectId") {
+        Some(project) => s.app.team_members.get(&project, &id).await?,
+        None => s.app.team_members.get_by_id(&id).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -123,6 +145,9 @@ struct UpdateBody {
     workflow_template_id: Option<String>,
     custom_workflow: Option<String>,
     memory: Option<Vec<String>>,
+    scope: Option<MemberScope>,
+    model_profile_id: Option<String>,
+    sound_instrument: Option<String>,
 }
 
 async fn update(
@@ -147,6 +172,9 @@ async fn update(
         workflow_template_id: b.workflow_template_id,
         custom_workflow: b.custom_workflow,
         memory: b.memory,
+        scope: b.scope,
+        model_profile_id: b.model_profile_id,
+        sound_instrument: b.sound_instrument,
     };
     Ok(Json(
         s.app.team_members.update(&project, &id, update).await?,
