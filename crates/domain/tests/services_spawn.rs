@@ -14,7 +14,7 @@ use maestro_domain::error::SpawnErrorKind;
 use maestro_domain::events::names as ev;
 use maestro_domain::memory::ReplayConfig;
 use maestro_domain::ports::ManifestRequest;
-use maestro_domain::services::{CreateTask, CreateTeamMember, SpawnRequest};
+use maestro_domain::services::{CreateSession, CreateTask, CreateTeamMember, SpawnRequest};
 use maestro_domain::{DomainError, DomainResult};
 use serde_json::{Value, json};
 use support::*;
@@ -1192,4 +1192,62 @@ fn from_json_reads_the_newer_keys_and_refuses_bad_types() {
             "initialDirective"
         ]
     );
+}
+
+/// The 653bc6a spawn gate (issue 13): a session that names itself (`X-Session-Id`) spawns
+/// others only in a coordinator role; without the header (the 7950ff3 CLI) nothing changes.
+#[tokio::test]
+async fn a_sender_session_spawns_only_as_a_coordinator() {
+    let w = world().await;
+    let parent = w.h.session(&w.p, &[]).await;
+    let with_mode = |mode: Option<&str>| {
+        let h = &w.h;
+        let p = w.p.clone();
+        let mode = mode.map(str::to_owned);
+        async move {
+            h.session_with(CreateSession {
+                project_id: Some(p.id.clone()),
+                metadata: mode.map(|m| json!({ "mode": m })),
+                ..CreateSession::default()
+            })
+            .await
+        }
+    };
+    let from = |sender: Option<String>| SpawnRequest {
+        spawn_source: Some("session".into()),
+        session_id: Some(parent.id.clone()),
+        sender_session_id: sender,
+        ..request(&w)
+    };
+    for mode in [
+        None,
+        Some("worker"),
+        Some("coordinated-worker"),
+        Some("execute"),
+    ] {
+        let sender = with_mode(mode).await;
+        match w.h.app.spawn.spawn(from(Some(sender.id.clone()))).await {
+            Err(DomainError::Forbidden(m)) => assert_eq!(
+                m,
+                "Spawning requires coordinator mode. Run `maestro coordinator enable` first."
+            ),
+            other => panic!("{mode:?}: expected Forbidden, got {other:?}"),
+        }
+    }
+    spawn_err(
+        w.h.app.spawn.spawn(from(Some("sess_nobody".into()))).await,
+        SpawnErrorKind::BadRequest,
+        "SENDER_SESSION_NOT_FOUND",
+        "Sender session sess_nobody not found",
+    );
+    for mode in ["coordinator", "coordinated-coordinator", "coordinate"] {
+        let sender = with_mode(Some(mode)).await;
+        w.h.app
+            .spawn
+            .spawn(from(Some(sender.id.clone())))
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e:?}"));
+    }
+    // No header: the older CLI spawns from any session, as before.
+    w.h.app.spawn.spawn(from(None)).await.unwrap();
 }

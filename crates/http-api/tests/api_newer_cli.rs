@@ -605,3 +605,51 @@ async fn workflow_templates_filter_by_either_vocabulary() {
         assert_eq!(&got, want, "{mode}");
     }
 }
+
+/// The 653bc6a spawn gate: `MAESTRO_SESSION_ID=<worker> maestro session spawn` is refused with
+/// 403 and the message the CLI prints; the same body from the coordinator session spawns.
+#[tokio::test]
+async fn spawn_from_a_worker_session_is_refused() {
+    let mut h = Harness::new();
+    let (p, t, coordinator) = world(&mut h).await;
+    let worker = "sess_flowB_643918400";
+    let r = cli(
+        &h,
+        Method::POST,
+        "/api/sessions",
+        json!({ "id": worker, "projectId": p, "taskIds": [t], "name": "worker: sess_flowB_643918", "status": "working", "metadata": { "mode": "worker" } }),
+        Some(worker),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let body = |s: &str| {
+        json!({
+            "projectId": p, "taskIds": [t], "mode": "worker", "spawnSource": "session",
+            "sessionId": s, "skills": ["maestro-worker"], "sessionName": "Worker: Root task",
+            "context": context(&p, &t, "Execute task: Root task")
+        })
+    };
+    let r = cli(
+        &h,
+        Method::POST,
+        "/api/sessions/spawn",
+        body(worker),
+        Some(worker),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.body["code"], "FORBIDDEN");
+    assert_eq!(
+        r.body["message"],
+        "Spawning requires coordinator mode. Run `maestro coordinator enable` first."
+    );
+    let r = cli(
+        &h,
+        Method::POST,
+        "/api/sessions/spawn",
+        body(&coordinator),
+        Some(&coordinator),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}

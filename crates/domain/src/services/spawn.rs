@@ -73,6 +73,10 @@ pub struct SpawnRequest {
     pub cols: Option<u16>,
     /// Terminal rows for a server-hosted PTY (checked, not used).
     pub rows: Option<u16>,
+    /// The session the request comes from (the `X-Session-Id` header, sent by the 653bc6a
+    /// CLI). With `spawnSource: "session"` it must be a coordinator to spawn (issue 13); the
+    /// 7950ff3 CLI sends no header and is not gated.
+    pub sender_session_id: Option<String>,
 }
 
 /// The `201` body of a successful spawn.
@@ -156,6 +160,40 @@ impl Inherited {
 }
 
 impl SpawnService {
+    /// The newer reference's spawn gate: a session spawns others only in a coordinator role
+    /// (`metadata.mode` `coordinator`, `coordinated-coordinator` or the legacy `coordinate`;
+    /// no mode reads as a worker).
+    ///
+    /// # Errors
+    /// `SENDER_SESSION_NOT_FOUND` 400 for an unknown sender; `Forbidden` "Spawning requires
+    /// coordinator mode. Run `maestro coordinator enable` first." for a worker.
+    async fn check_sender_may_spawn(&self, sender: &str) -> DomainResult<()> {
+        let Some(session) = self.ctx.ports.sessions.get(sender).await? else {
+            return Err(err(
+                SpawnErrorKind::BadRequest,
+                "SENDER_SESSION_NOT_FOUND",
+                format!("Sender session {} not found", shown(sender)),
+            ));
+        };
+        let mode = session
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("mode"))
+            .and_then(Value::as_str)
+            .unwrap_or("worker");
+        if matches!(
+            mode,
+            "coordinator" | "coordinated-coordinator" | "coordinate"
+        ) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(
+                "Spawning requires coordinator mode. Run `maestro coordinator enable` first."
+                    .to_owned(),
+            ))
+        }
+    }
+
     /// Runs the spawn flow of ref §3.3.6 with the 653bc6a additions (issue 13 items 1 and 2,
     /// NEWER-CLI-REQUESTS §4.2): either mode vocabulary (`metadata.mode` and `MAESTRO_MODE`
     /// get [`AgentMode::for_spawn`]); `launchConfig` decides model and agent tool and is kept
@@ -173,7 +211,9 @@ impl SpawnService {
     /// `INVALID_SPAWN_SOURCE`, `MISSING_SESSION_ID`, `INVALID_SESSION_ID`,
     /// `INVALID_TEAM_MEMBER_IDS`, `INVALID_AGENT_TOOL` (not one of [`AgentTool`]),
     /// `INVALID_MODEL` / `INVALID_SKILLS` (a value the CLI would read as an option, a skill
-    /// with a comma), `PARENT_SESSION_NOT_FOUND`, `TASK_NOT_FOUND` (details `{taskId}`),
+    /// with a comma), `SENDER_SESSION_NOT_FOUND` / `Forbidden` (a sender session, the
+    /// `X-Session-Id` header, that is unknown or not a coordinator; see
+    /// `check_sender_may_spawn`), `PARENT_SESSION_NOT_FOUND`, `TASK_NOT_FOUND` (details `{taskId}`),
     /// `INVALID_MODE` (not one of [`AgentMode`]), `INVALID_AGENT_TOOL` (a member's stored
     /// tool outside the set), `PROJECT_NOT_FOUND`, `MANIFEST_GENERATION_FAILED` (500; the
     /// session is marked failed), `SPAWN_ERROR` (500). A mistyped new key is refused by
@@ -234,6 +274,11 @@ impl SpawnService {
             ));
         }
         req.check_values()?;
+        if source == SpawnSource::Session
+            && let Some(sender) = req.sender_session_id.as_deref().filter(|s| !s.is_empty())
+        {
+            self.check_sender_may_spawn(sender).await?;
+        }
         let parent_session = match &parent {
             Some(parent_id) => self.ctx.ports.sessions.get(parent_id).await?,
             None => None,

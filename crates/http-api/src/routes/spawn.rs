@@ -19,8 +19,14 @@ pub(super) fn routes() -> Router<ApiState> {
 
 async fn spawn(
     State(s): State<ApiState>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<impl IntoResponse> {
-    let res = s.app.spawn.spawn(SpawnRequest::from_json(&body)?).await?;
+    let mut req = SpawnRequest::from_json(&body)?;
+    req.sender_session_id = headers
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let res = s.app.spawn.spawn(req).await?;
     Ok((StatusCode::CREATED, Json(res)))
 }

@@ -100,6 +100,7 @@ impl SpawnRequest {
             team_id: newer.team_id,
             cols: newer.cols,
             rows: newer.rows,
+            sender_session_id: None,
         })
     }
 }
