@@ -93,23 +93,28 @@ if [ -n "$PG_URL" ]; then
   SCHEMA="refcli_$(date +%s)_$$"
   SENV+=(DATABASE_TYPE=postgres DATABASE_URL="$PG_URL" MAESTRO_POSTGRES__SCHEMA="$SCHEMA")
 fi
-env -i "${SENV[@]}" "$SERVER_BIN" >"$T/server.out" 2>"$T/server.err" &
+# The ready line is read from a FIFO: the read blocks until the server prints it (or exits).
+mkfifo "$T/server.fifo"
+env -i "${SENV[@]}" "$SERVER_BIN" >"$T/server.fifo" 2>"$T/server.err" &
 SERVER_PID=$!
+exec 3<"$T/server.fifo"
 ADDR=""
-for _ in $(seq 1 300); do
-  ADDR=$(sed -n 's/^maestro-server listening on \(.*\)$/\1/p' "$T/server.out" | head -1)
+while IFS= read -r -t 30 -u 3 line; do
+  printf '%s\n' "$line" >>"$T/server.out"
+  ADDR=$(printf '%s' "$line" | sed -n 's/^maestro-server listening on \(.*\)$/\1/p')
   [ -n "$ADDR" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
 done
+cat <&3 >>"$T/server.out" &   # keep draining the server's stdout
+exec 3<&-
 if [ -z "$ADDR" ]; then
   echo "server did not start; stderr:" >&2; tail -30 "$T/server.err" >&2; exit 2
 fi
 URL="http://$ADDR"
+mkfifo "$T/proxy.port"   # the proxy writes its port once it listens; the read blocks until then
 python3 "$HERE/lib/logproxy.py" "$URL" "$PLOG" "$T/proxy.port" &
 PROXY_PID=$!
-for _ in $(seq 1 100); do [ -s "$T/proxy.port" ] && break; sleep 0.05; done
-PURL="http://127.0.0.1:$(cat "$T/proxy.port")"
+read -r -t 10 PPORT <"$T/proxy.port" || [ -n "$PPORT" ] || { echo "logging proxy did not start" >&2; exit 2; }
+PURL="http://127.0.0.1:$PPORT"
 
 echo "server:   $SERVER_BIN ($("$SERVER_BIN" --version 2>/dev/null))"
 echo "store:    $([ -n "$PG_URL" ] && echo "postgres (schema $SCHEMA)" || echo "fs ($DATA)")"
@@ -198,6 +203,16 @@ xverdict() { # xverdict STATUS NOTE
   echo "      \$ $LAST_CMD"; echo "      exit $RC; why: ${WHY:-?}"
 }
 # wait until a background CLI (pid) exits, at most N seconds
+# Waits (up to 10 s) until the server counts N legacy WebSocket clients: a CLI that watches
+# events must be connected before the flow makes the change it waits for.
+wait_ws_clients() {
+  local i
+  for i in $(seq 1 100); do
+    curl -s "$URL/metrics" | grep -q "^maestro_realtime_clients{namespace=\"legacy_ws\"} $1\$" && return 0
+    sleep 0.1
+  done
+  return 1
+}
 waitpid_max() { local i; for i in $(seq 1 $(($2 * 10))); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill "$1" 2>/dev/null; return 1; }
 
 OLD=$([ "$VER" = old ] && echo 1 || echo 0)
@@ -519,9 +534,8 @@ LAST_CMD="MAESTRO_SERVER_URL=$URL maestro session watch $S3 --timeout 20000"
 api POST /api/sessions "{\"id\":\"$S3\",\"projectId\":\"$PID\",\"taskIds\":[\"$T1\"],\"name\":\"watch me\",\"status\":\"working\"}" >/dev/null
 env "${BASE_ENV[@]}" "${CENV[@]}" "$CLI" session watch "$S3" --timeout 20000 >"$T/watch.out" 2>"$T/watch.err" &
 WPID=$!
-sleep 2
+wait_ws_clients 1
 api PATCH "/api/sessions/$S3" '{"status":"idle"}' >/dev/null
-sleep 0.5
 api PATCH "/api/sessions/$S3" '{"status":"completed"}' >/dev/null
 waitpid_max "$WPID" 10; wait "$WPID" 2>/dev/null; RC=$?
 OUT=$(cat "$T/watch.out"); ERR=$(cat "$T/watch.err")
@@ -538,9 +552,8 @@ CENV=("${TENV[@]}" MAESTRO_SESSION_ID="$S1" MAESTRO_SERVER_URL="$URL")
 LAST_CMD="MAESTRO_SESSION_ID=$S1 maestro --json modal events modal_flow_$R --timeout 8000"
 env "${BASE_ENV[@]}" "${CENV[@]}" "$CLI" --json modal events "modal_flow_$R" --timeout 8000 >"$T/modal.out" 2>"$T/modal.err" &
 MPID=$!
-sleep 2
+wait_ws_clients 1
 api POST "/api/sessions/$S1/modal/modal_flow_$R/actions" '{"action":"approve","data":{"ok":true}}' >/dev/null
-sleep 0.5
 api POST "/api/sessions/$S1/modal/modal_flow_$R/close" '{}' >/dev/null
 waitpid_max "$MPID" 10; wait "$MPID" 2>/dev/null; RC=$?
 OUT=$(cat "$T/modal.out"); ERR=$(cat "$T/modal.err")
