@@ -68,7 +68,7 @@ fn combine(relation: SessionRelation, role: SessionRole) -> &'static str {
 
 /// The stored mode of a session: `metadata.mode` when it is a non-empty string, else
 /// `worker`.
-fn mode_of(session: &Session) -> String {
+pub(crate) fn mode_of(session: &Session) -> String {
     session
         .metadata
         .as_ref()

@@ -175,16 +175,8 @@ impl SpawnService {
                 format!("Sender session {} not found", shown(sender)),
             ));
         };
-        let mode = session
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("mode"))
-            .and_then(Value::as_str)
-            .unwrap_or("worker");
-        if matches!(
-            mode,
-            "coordinator" | "coordinated-coordinator" | "coordinate"
-        ) {
+        let mode = super::session_mode::mode_of(&session);
+        if AgentMode::parse(&mode).is_some_and(AgentMode::is_coordinator) {
             Ok(())
         } else {
             Err(DomainError::Forbidden(
@@ -275,7 +267,7 @@ impl SpawnService {
         }
         req.check_values()?;
         if source == SpawnSource::Session
-            && let Some(sender) = req.sender_session_id.as_deref().filter(|s| !s.is_empty())
+            && let Some(sender) = req.sender_session_id.as_deref()
         {
             self.check_sender_may_spawn(sender).await?;
         }

@@ -436,7 +436,7 @@ async fn prompt(
 
 /// The session a request comes from: the `X-Session-Id` header the newer CLI sends whenever
 /// `MAESTRO_SESSION_ID` is set (NEWER-CLI-REQUESTS §1); `None` when absent or empty.
-fn caller_session(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn caller_session(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("x-session-id")
         .and_then(|v| v.to_str().ok())

@@ -23,10 +23,7 @@ async fn spawn(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<impl IntoResponse> {
     let mut req = SpawnRequest::from_json(&body)?;
-    req.sender_session_id = headers
-        .get("x-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    req.sender_session_id = super::sessions::caller_session(&headers).map(str::to_owned);
     let res = s.app.spawn.spawn(req).await?;
     Ok((StatusCode::CREATED, Json(res)))
 }
