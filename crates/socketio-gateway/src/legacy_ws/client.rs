@@ -290,12 +290,12 @@ impl Client<'_> {
     /// Queues `first` and every frame already waiting (up to [`MAX_BATCH`] frames or
     /// [`MAX_BATCH_BYTES`]) that the filter admits; stops at the hub's close marker.
     fn collect(&mut self, first: Arc<PreparedFrame>, frames: &mut Receiver<Broadcast>) {
-        self.push(&first);
+        let mut bytes = self.push(&first);
         let mut taken = 1;
-        while taken < MAX_BATCH && self.batch_bytes() < MAX_BATCH_BYTES {
+        while taken < MAX_BATCH && bytes < MAX_BATCH_BYTES {
             match frames.try_recv() {
                 Ok(Broadcast::Frame(frame)) => {
-                    self.push(&frame);
+                    bytes += self.push(&frame);
                     taken += 1;
                 }
                 Ok(Broadcast::Close) => {
@@ -308,14 +308,14 @@ impl Client<'_> {
         }
     }
 
-    fn batch_bytes(&self) -> usize {
-        self.batch.iter().map(|t| t.len()).sum()
-    }
-
-    fn push(&mut self, frame: &PreparedFrame) {
+    /// Queues `frame` if the filter admits it; returns the bytes queued (0 if filtered out).
+    fn push(&mut self, frame: &PreparedFrame) -> usize {
         // Unfiltered clients take everything without computing the scope.
         if self.filter.is_none() || frame.scope().admits(self.filter.as_ref()) {
             self.batch.push(frame.text.clone());
+            frame.weight()
+        } else {
+            0
         }
     }
 
