@@ -40,19 +40,6 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ts-data-653bc6a-fields")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// Every file under `dir` outside the store's journal, relative path → bytes.
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -80,7 +67,7 @@ fn json_of(bytes: &[u8]) -> Value {
 
 async fn open_copy() -> (tempfile::TempDir, FsStore, BTreeMap<PathBuf, Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_dir(), dir.path());
+    common::copy_dir(&fixture_dir(), dir.path());
     let original = files(dir.path());
     let store = FsStore::open(dir.path()).await.unwrap();
     (dir, store, original)
@@ -341,7 +328,7 @@ async fn a_scope_change_moves_the_member_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_outside_its_home_moves_there_on_its_next_write() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_dir(), dir.path());
+    common::copy_dir(&fixture_dir(), dir.path());
     let root = dir.path();
     let global_file = root.join(format!("team-members/__global__/{TMG}.json"));
     let stray = root.join(format!("team-members/{P}/{TMG}.json"));

@@ -21,19 +21,6 @@ const S1: &str = "sess_1782000500000_workerss1";
 const TMG: &str = "tm_1782000600000_globalbt1";
 const TMP: &str = "tm_1782000610000_profiled1";
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../fs-store/tests/fixtures/ts-data-653bc6a-fields")
@@ -53,7 +40,7 @@ fn without(mut value: Value, key: &str) -> Value {
 async fn newer_data_directory_is_served_and_written_back_with_its_fields() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&fixture(), &data);
+    common::copy_dir(&fixture(), &data);
     let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
     let call = |method: Method, path: String, body: Option<Value>| {

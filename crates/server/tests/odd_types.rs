@@ -28,19 +28,6 @@ fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fs-store/tests/fixtures/ts-data-odd-types")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn read(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
@@ -49,7 +36,7 @@ fn read(p: &Path) -> Value {
 async fn odd_values_are_listed_served_kept_and_guarded() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&fixture(), &data);
+    common::copy_dir(&fixture(), &data);
     let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
     let call = |method: Method, path: &str, body: Option<Value>| {
@@ -175,7 +162,7 @@ async fn import_fs_names_odd_values_and_writes_nothing() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let source = tmp.path().join("source");
-    copy_dir(&fixture(), &source);
+    common::copy_dir(&fixture(), &source);
     let out = Command::new(env!("CARGO_BIN_EXE_maestro-server"))
         .args(["import-fs", "--data-dir", source.to_str().unwrap()])
         .env_clear()

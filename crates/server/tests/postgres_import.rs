@@ -15,19 +15,6 @@ use common::{ServerProc, client, send};
 use reqwest::Method;
 use serde_json::Value;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fs-store/tests/fixtures/ts-data")
 }
@@ -160,14 +147,14 @@ async fn import_fs_serves_the_same_json_as_the_fs_store() {
 
     // The reference: an fs-mode server on a copy of the fixture.
     let fs_data = tmp.path().join("fs-data");
-    copy_dir(&fixture(), &fs_data);
+    common::copy_dir(&fixture(), &fs_data);
     let fs_server = ServerProc::start(&fs_data, tmp.path(), &[]);
     let expected = read_everything(&fs_server).await;
     drop(fs_server);
 
     // Import another copy while the backend is still fs (import before switching).
     let source = tmp.path().join("source");
-    copy_dir(&fixture(), &source);
+    common::copy_dir(&fixture(), &source);
     let before = snapshot(&source);
     let env = [
         ("DATABASE_URL", db.url.clone()),
@@ -256,7 +243,7 @@ async fn import_fs_names_values_postgres_cannot_hold_and_writes_nothing() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let source = tmp.path().join("source");
-    copy_dir(
+    common::copy_dir(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../fs-store/tests/fixtures/ts-data-unchecked"),
         &source,

@@ -10,19 +10,6 @@ use common::{ServerProc, client, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fs-store/tests/fixtures/ts-data")
 }
@@ -35,7 +22,7 @@ fn read(p: &Path) -> Value {
 async fn typescript_data_directory_is_served_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&fixture(), &data);
+    common::copy_dir(&fixture(), &data);
     let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
     let get = |path: String| {
@@ -141,7 +128,7 @@ async fn values_the_reference_stored_unchecked_are_served_and_kept() {
         .join("../fs-store/tests/fixtures/ts-data-unchecked");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&fixture, &data);
+    common::copy_dir(&fixture, &data);
     let mut server = ServerProc::start(&data, tmp.path(), &[]);
     let c = client();
     let call = |method: Method, path: &str, body: Option<Value>| {

@@ -130,3 +130,17 @@ pub async fn create(c: &reqwest::Client, server: &ServerProc, path: &str, body: 
     assert_eq!(status, 201, "POST {path}: {created}");
     created["id"].as_str().expect("id").to_owned()
 }
+
+/// Copies the directory tree `from` into `to` (created), files byte for byte.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
